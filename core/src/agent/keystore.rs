@@ -1,0 +1,110 @@
+//! The identities the agent holds, addressed by public blob and listed in the order they were
+//! added. Expired keys are dropped lazily: every access first removes what has passed its
+//! lifetime, so an expired key is never listed or used.
+
+use crate::keys::SigningKey;
+use crate::proto::{DestinationConstraint, Identity};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// One held identity. Shared (`Arc`) with in-flight requests so that a removal during a prompt
+/// or a signature does not pull the key out from under them.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) blob: Vec<u8>,
+    pub(crate) comment: Vec<u8>,
+    pub(crate) algorithm: String,
+    pub(crate) fingerprint: String,
+    pub(crate) key: SigningKey,
+    pub(crate) expires: Option<Instant>,
+    pub(crate) confirm: bool,
+    pub(crate) destinations: Vec<DestinationConstraint>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Keystore {
+    by_blob: HashMap<Vec<u8>, (u64, Arc<Entry>)>,
+    order: BTreeMap<u64, Vec<u8>>,
+    next_seq: u64,
+    next_expiry: Option<Instant>,
+}
+
+impl Keystore {
+    /// Removes every entry whose lifetime ended at or before `now`.
+    pub(crate) fn expire(&mut self, now: Instant) {
+        if self.next_expiry.is_none_or(|t| t > now) {
+            return;
+        }
+        let expired: Vec<Vec<u8>> = self
+            .by_blob
+            .iter()
+            .filter(|(_, (_, e))| e.expires.is_some_and(|t| t <= now))
+            .map(|(b, _)| b.clone())
+            .collect();
+        for blob in expired {
+            tracing::info!(target: "agentry::keys", "key lifetime expired; removed");
+            self.remove(&blob);
+        }
+        self.next_expiry = self.by_blob.values().filter_map(|(_, e)| e.expires).min();
+    }
+
+    /// Adds `entry`, or replaces the entry with the same blob in place (OpenSSH updates the
+    /// comment and constraints of a key that is added again).
+    pub(crate) fn insert(&mut self, entry: Entry) {
+        if let Some(t) = entry.expires {
+            self.next_expiry = Some(self.next_expiry.map_or(t, |n| n.min(t)));
+        }
+        let blob = entry.blob.clone();
+        let seq = match self.by_blob.get(&blob) {
+            Some((seq, _)) => *seq,
+            None => {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                self.order.insert(seq, blob.clone());
+                seq
+            }
+        };
+        self.by_blob.insert(blob, (seq, Arc::new(entry)));
+    }
+
+    pub(crate) fn get(&self, blob: &[u8]) -> Option<Arc<Entry>> {
+        self.by_blob.get(blob).map(|(_, e)| Arc::clone(e))
+    }
+
+    pub(crate) fn remove(&mut self, blob: &[u8]) -> bool {
+        match self.by_blob.remove(blob) {
+            Some((seq, _)) => {
+                self.order.remove(&seq);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.by_blob.clear();
+        self.order.clear();
+        self.next_expiry = None;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.by_blob.len()
+    }
+
+    /// Entries in the order they were first added.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &Arc<Entry>> + '_ {
+        self.order
+            .values()
+            .filter_map(|blob| self.by_blob.get(blob).map(|(_, e)| e))
+    }
+
+    pub(crate) fn identities(&self) -> Vec<Identity> {
+        self.entries()
+            .map(|e| Identity {
+                key_blob: e.blob.clone(),
+                comment: e.comment.clone(),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,378 @@
+//! The agent: one [`Agent`] shared by every connection of every transport. A transport turns
+//! bytes into message bodies and calls [`Agent::handle_message`] with the connection's
+//! [`Session`]; the agent decodes, applies lock, constraints and policy, signs, and encodes the
+//! reply. Locks are held only for map lookups: prompts and signatures run with none held, so a
+//! slow request never holds up another connection.
+
+mod extension;
+mod keystore;
+mod lock;
+
+use crate::clock::{Clock, TokioClock};
+use crate::keys::{PrivateKey, SignError, SigningKey};
+use crate::prompt::{ConfirmRequest, Prompter};
+use crate::proto::{AddIdentity, Constraint, Request, Response, SignRequest};
+use crate::session::Session;
+use keystore::{Entry, Keystore};
+use lock::{LockState, Unlock};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Settings the agent runs with.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AgentOptions {
+    /// Make legacy `ssh-rsa` (SHA-1) signatures when a client asks for them (off by default).
+    pub allow_ssh_rsa_sha1: bool,
+    /// Lifetime given to keys added without one (`agentry start -t`).
+    pub default_lifetime: Option<Duration>,
+    /// Ask for confirmation of every key use, whatever the key's constraints.
+    pub confirm_all: bool,
+}
+
+impl AgentOptions {
+    /// Default options: SHA-1 refused, no default lifetime.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`AgentOptions::allow_ssh_rsa_sha1`].
+    pub fn allow_ssh_rsa_sha1(mut self, allow: bool) -> Self {
+        self.allow_ssh_rsa_sha1 = allow;
+        self
+    }
+
+    /// Sets [`AgentOptions::default_lifetime`].
+    pub fn default_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.default_lifetime = lifetime;
+        self
+    }
+}
+
+struct Shared {
+    keys: Mutex<Keystore>,
+    lock: Mutex<LockState>,
+    prompter: Option<Arc<dyn Prompter>>,
+    clock: Arc<dyn Clock>,
+    options: AgentOptions,
+    rng: ring::rand::SystemRandom,
+}
+
+/// The SSH agent. Cheap to clone; every clone is the same agent.
+#[derive(Clone)]
+pub struct Agent {
+    shared: Arc<Shared>,
+}
+
+impl core::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Agent")
+            .field("keys", &self.keys().len())
+            .field("options", &self.shared.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Agent {
+    /// An agent with no prompter (confirm-constrained keys are refused) and tokio's clock.
+    pub fn new(options: AgentOptions) -> Self {
+        Self::with_parts(options, None, Arc::new(TokioClock))
+    }
+
+    /// An agent with the given prompter and clock.
+    pub fn with_parts(
+        options: AgentOptions,
+        prompter: Option<Arc<dyn Prompter>>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                keys: Mutex::new(Keystore::default()),
+                lock: Mutex::new(LockState::default()),
+                prompter,
+                clock,
+                options,
+                rng: ring::rand::SystemRandom::new(),
+            }),
+        }
+    }
+
+    /// Handles one message body and returns the reply body. Never panics on client input:
+    /// anything that does not decode is answered with `SSH_AGENT_FAILURE`.
+    pub async fn handle_message(&self, session: &mut Session, body: &[u8]) -> Vec<u8> {
+        let response = match Request::decode(body) {
+            Ok(request) => self.handle(session, request).await,
+            Err(e) => {
+                tracing::debug!(target: "agentry::proto", msg_type = body.first().copied(), error = %e, "undecodable request");
+                Response::Failure
+            }
+        };
+        response.encode()
+    }
+
+    /// Handles one decoded request.
+    pub async fn handle(&self, session: &mut Session, request: Request) -> Response {
+        if self.is_locked() {
+            return match request {
+                Request::RequestIdentities => Response::Identities(Vec::new()),
+                Request::Unlock { passphrase } => self.unlock(&passphrase).await,
+                Request::Extension(crate::proto::Extension::SessionBind(bind)) => {
+                    extension::session_bind(session, &bind)
+                }
+                other => {
+                    tracing::debug!(target: "agentry::lock", request = ?other, "refused while locked");
+                    Response::Failure
+                }
+            };
+        }
+        match request {
+            Request::RequestIdentities => Response::Identities(self.keys().identities()),
+            Request::Sign(sign) => self.sign(session, sign).await,
+            Request::AddIdentity(add) => self.add(*add),
+            Request::RemoveIdentity { key_blob } => status(self.keys().remove(&key_blob)),
+            Request::RemoveAllIdentities => {
+                self.keys().clear();
+                Response::Success
+            }
+            Request::Lock { passphrase } => {
+                let mut salt = [0u8; 16];
+                if ring::rand::SecureRandom::fill(&self.shared.rng, &mut salt).is_err() {
+                    return Response::Failure;
+                }
+                status(self.lock_state().lock(&passphrase, salt))
+            }
+            Request::Unlock { .. } => Response::Failure,
+            Request::Extension(ext) => self.extension(session, ext),
+            Request::Smartcard { msg_type, .. } => {
+                tracing::info!(target: "agentry::proto", msg_type, "smartcard (PKCS#11) requests are not supported");
+                Response::Failure
+            }
+            Request::Ssh1 { msg_type, .. } => {
+                tracing::debug!(target: "agentry::proto", msg_type, "SSH-1 request refused");
+                Response::Failure
+            }
+            Request::Unknown { msg_type, .. } => {
+                tracing::debug!(target: "agentry::proto", msg_type, "unknown message type");
+                Response::Failure
+            }
+        }
+    }
+
+    /// Adds a key directly (used by the platform for keys loaded at start), with the same rules
+    /// as `SSH_AGENTC_ADD_ID_CONSTRAINED`.
+    pub fn add_key(
+        &self,
+        key: PrivateKey,
+        comment: Vec<u8>,
+        constraints: Vec<Constraint>,
+    ) -> Result<(), AddError> {
+        let mut expires = None;
+        let mut confirm = self.shared.options.confirm_all;
+        let mut destinations = Vec::new();
+        for c in constraints {
+            match c {
+                Constraint::Lifetime(secs) => {
+                    expires = Some(self.now() + Duration::from_secs(u64::from(secs)));
+                }
+                Constraint::Confirm => confirm = true,
+                Constraint::RestrictDestination(d) => destinations = d,
+                Constraint::MaxSignatures(_) => {
+                    return Err(AddError::Constraint(
+                        "max-signatures applies only to XMSS keys",
+                    ))
+                }
+                Constraint::AssociatedCerts(_) => {
+                    return Err(AddError::Constraint(
+                        "associated certificates apply only to smartcard keys",
+                    ))
+                }
+            }
+        }
+        if confirm && self.shared.prompter.is_none() {
+            return Err(AddError::Constraint(
+                "confirmation requested but no prompter is configured",
+            ));
+        }
+        if expires.is_none() {
+            expires = self.shared.options.default_lifetime.map(|d| self.now() + d);
+        }
+        let signing = SigningKey::new(&key).map_err(AddError::Key)?;
+        let entry = Entry {
+            blob: key.public_blob(),
+            comment,
+            algorithm: key.algorithm_name(),
+            fingerprint: key.fingerprint(),
+            key: signing,
+            expires,
+            confirm,
+            destinations,
+        };
+        tracing::info!(target: "agentry::keys", algorithm = %entry.algorithm, fingerprint = %entry.fingerprint, "key added");
+        self.keys().insert(entry);
+        Ok(())
+    }
+
+    fn add(&self, add: AddIdentity) -> Response {
+        match self.add_key(add.key, add.comment, add.constraints) {
+            Ok(()) => Response::Success,
+            Err(e) => {
+                tracing::info!(target: "agentry::keys", error = %e, "key not added");
+                Response::Failure
+            }
+        }
+    }
+
+    async fn sign(&self, session: &Session, req: SignRequest) -> Response {
+        let Some(entry) = self.keys().get(&req.key_blob) else {
+            tracing::debug!(target: "agentry::sign", "sign request for a key the agent does not hold");
+            return Response::Failure;
+        };
+        if entry.confirm && !self.confirm(session, &entry).await {
+            tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, "use not confirmed");
+            return Response::Failure;
+        }
+        let allow_sha1 = self.shared.options.allow_ssh_rsa_sha1;
+        let result = if entry.key.is_cheap() {
+            entry.key.sign(&req.data, req.flags, allow_sha1)
+        } else {
+            let entry = Arc::clone(&entry);
+            let data = req.data;
+            tokio::task::spawn_blocking(move || entry.key.sign(&data, req.flags, allow_sha1))
+                .await
+                .unwrap_or(Err(SignError::Failed))
+        };
+        match result {
+            Ok(sig) => Response::Signature(sig),
+            Err(e) => {
+                tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, error = %e, "signature refused");
+                Response::Failure
+            }
+        }
+    }
+
+    async fn confirm(&self, session: &Session, entry: &Entry) -> bool {
+        let Some(prompter) = &self.shared.prompter else {
+            return false;
+        };
+        let request = ConfirmRequest {
+            comment: String::from_utf8_lossy(&entry.comment).into_owned(),
+            fingerprint: entry.fingerprint.clone(),
+            algorithm: entry.algorithm.clone(),
+            client: session.client().clone(),
+            forwarding_path: session
+                .binds()
+                .iter()
+                .map(|b| crate::keys::host_label(&b.host_key))
+                .collect(),
+            forwarded: session.is_forwarded(),
+        };
+        prompter.confirm(request).await
+    }
+
+    async fn unlock(&self, passphrase: &[u8]) -> Response {
+        let outcome = self.lock_state().unlock(passphrase);
+        match outcome {
+            Unlock::Unlocked => Response::Success,
+            Unlock::NotLocked => Response::Failure,
+            Unlock::Wrong(delay) => {
+                tracing::info!(target: "agentry::lock", delay_ms = delay.as_millis() as u64, "wrong unlock passphrase");
+                tokio::time::sleep(delay).await;
+                Response::Failure
+            }
+        }
+    }
+
+    /// True while the agent is locked.
+    pub fn is_locked(&self) -> bool {
+        self.lock_state().is_locked()
+    }
+
+    /// What the agent holds, in the order keys were added (for status displays and tests).
+    pub fn key_infos(&self) -> Vec<KeyInfo> {
+        let now = self.now();
+        self.keys()
+            .entries()
+            .map(|e| KeyInfo {
+                comment: String::from_utf8_lossy(&e.comment).into_owned(),
+                algorithm: e.algorithm.clone(),
+                fingerprint: e.fingerprint.clone(),
+                confirm: e.confirm,
+                expires_in: e.expires.map(|t| t.saturating_duration_since(now)),
+                destinations: e.destinations.clone(),
+            })
+            .collect()
+    }
+
+    /// Number of keys held now.
+    pub fn key_count(&self) -> usize {
+        self.keys().len()
+    }
+
+    fn now(&self) -> tokio::time::Instant {
+        self.shared.clock.now()
+    }
+
+    fn keys(&self) -> MutexGuard<'_, Keystore> {
+        let mut keys = self
+            .shared
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.expire(self.now());
+        keys
+    }
+
+    fn lock_state(&self) -> MutexGuard<'_, LockState> {
+        self.shared
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn status(ok: bool) -> Response {
+    if ok {
+        Response::Success
+    } else {
+        Response::Failure
+    }
+}
+
+/// A description of one held key (no key material).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyInfo {
+    /// Comment.
+    pub comment: String,
+    /// Key type name.
+    pub algorithm: String,
+    /// SHA-256 fingerprint.
+    pub fingerprint: String,
+    /// Every use is confirmed.
+    pub confirm: bool,
+    /// Time left before the key is forgotten.
+    pub expires_in: Option<Duration>,
+    /// Destination restrictions (`ssh-add -h`).
+    pub destinations: Vec<crate::proto::DestinationConstraint>,
+}
+
+/// Why a key was not added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AddError {
+    /// The key cannot be used for signing.
+    Key(SignError),
+    /// A constraint cannot be honoured.
+    Constraint(&'static str),
+}
+
+impl core::fmt::Display for AddError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Key(e) => write!(f, "{e}"),
+            Self::Constraint(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for AddError {}

@@ -1,0 +1,22 @@
+//! Private keys and signing. [`PrivateKey`] is the parsed form a client sends; [`SigningKey`] is
+//! the prepared form the keystore holds and signs with: Ed25519 through `ed25519-dalek`, ECDSA
+//! through RustCrypto's RFC 6979 implementations, RSA through `ring` (constant time).
+
+mod private;
+mod rsa;
+mod signer;
+mod verify;
+
+pub use private::PrivateKey;
+pub use rsa::{MAX_RSA_BITS, MIN_RSA_BITS};
+pub use signer::{SignError, SigningKey};
+pub use verify::verify_signature;
+
+/// How a host key is named to people when nothing better is known: its SHA-256 fingerprint.
+pub fn host_label(key_blob: &[u8]) -> String {
+    use ssh_encoding::Decode;
+    match ssh_key::public::KeyData::decode(&mut &key_blob[..]) {
+        Ok(k) => k.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+        Err(_) => "unknown host key".to_owned(),
+    }
+}

@@ -1,0 +1,202 @@
+//! A private key as the agent protocol carries it (`SSH_AGENTC_ADD_IDENTITY`): plain keys in
+//! OpenSSH's private-key field order, and `*-cert-v01@openssh.com` keys as a certificate blob
+//! followed by only the private fields. Parsing is `ssh-key`'s; this file handles the framing,
+//! the certificate layout and the key types agentry accepts.
+
+use crate::wire::{Reader, WireError, Writer};
+use ssh_encoding::{Decode, Encode};
+use ssh_key::certificate::Certificate;
+use ssh_key::private::KeypairData;
+use ssh_key::public::KeyData;
+use ssh_key::{Algorithm, HashAlg};
+use zeroize::Zeroizing;
+
+const CERT_SUFFIX: &str = "-cert-v01@openssh.com";
+
+/// A private key (Ed25519, ECDSA P-256/384/521 or RSA), optionally with its certificate.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKey {
+    keypair: KeypairData,
+    cert: Option<Box<Certificate>>,
+}
+
+impl core::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("algorithm", &self.algorithm_name())
+            .field("fingerprint", &self.fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrivateKey {
+    /// Wraps an `ssh-key` keypair (e.g. one read from a file), refusing unsupported types.
+    pub fn new(keypair: KeypairData, cert: Option<Certificate>) -> Result<Self, WireError> {
+        check_supported(&keypair)?;
+        let key = Self {
+            keypair,
+            cert: cert.map(Box::new),
+        };
+        if let Some(cert) = &key.cert {
+            if public_of(&key.keypair)? != *cert.public_key() {
+                return Err(WireError::Invalid(
+                    "certificate does not match its private key",
+                ));
+            }
+        }
+        Ok(key)
+    }
+
+    /// The keypair.
+    pub fn keypair(&self) -> &KeypairData {
+        &self.keypair
+    }
+
+    /// The certificate, when the key was added as one.
+    pub fn certificate(&self) -> Option<&Certificate> {
+        self.cert.as_deref()
+    }
+
+    /// The key type name clients see (`ssh-ed25519`, `ssh-rsa-cert-v01@openssh.com`, …).
+    pub fn algorithm_name(&self) -> String {
+        match &self.cert {
+            Some(cert) => cert.algorithm().to_certificate_type(),
+            None => self
+                .keypair
+                .algorithm()
+                .map(|a| a.as_str().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The public blob this key is listed and addressed by: the certificate for certificate keys.
+    pub fn public_blob(&self) -> Vec<u8> {
+        let encoded = match &self.cert {
+            Some(cert) => cert.encode_vec().ok(),
+            None => public_of(&self.keypair)
+                .ok()
+                .and_then(|k| k.encode_vec().ok()),
+        };
+        encoded.unwrap_or_default()
+    }
+
+    /// SHA-256 fingerprint of the underlying public key, as `ssh-add -l` prints it.
+    pub fn fingerprint(&self) -> String {
+        public_of(&self.keypair)
+            .map(|k| k.fingerprint(HashAlg::Sha256).to_string())
+            .unwrap_or_default()
+    }
+
+    /// Decodes the key part of an add-identity message (up to, not including, the comment).
+    pub fn decode_wire(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let name = r.clone().utf8("key type")?;
+        if let Some(base) = name.strip_suffix(CERT_SUFFIX) {
+            r.string()?;
+            return Self::decode_cert(base, r);
+        }
+        let mut rest = r.remaining();
+        let before = rest.len();
+        let keypair = KeypairData::decode(&mut rest).map_err(key_error)?;
+        r.advance(before - rest.len())?;
+        Self::new(keypair, None)
+    }
+
+    fn decode_cert(base: &str, r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let cert = Certificate::from_bytes(r.string()?).map_err(key_error)?;
+        if cert.algorithm().to_certificate_type() != format!("{base}{CERT_SUFFIX}") {
+            return Err(WireError::Invalid(
+                "certificate type does not match key type",
+            ));
+        }
+        // Rebuild the plain private-key encoding from the certificate's public half and the
+        // private fields that follow it, then let ssh-key parse that.
+        let mut plain = Writer::new();
+        let private_fields = match cert.public_key() {
+            KeyData::Ed25519(pk) => {
+                plain.string(b"ssh-ed25519");
+                let _ = pk;
+                2 // string pk, string sk
+            }
+            KeyData::Ecdsa(pk) => {
+                plain
+                    .string(pk.algorithm().as_str().as_bytes())
+                    .string(pk.curve().as_str().as_bytes())
+                    .string(pk.as_sec1_bytes());
+                1 // mpint d
+            }
+            KeyData::Rsa(pk) => {
+                plain
+                    .string(b"ssh-rsa")
+                    .string(pk.n().as_bytes())
+                    .string(pk.e().as_bytes());
+                4 // mpint d, iqmp, p, q
+            }
+            _ => return Err(WireError::Invalid("unsupported certificate key type")),
+        };
+        for _ in 0..private_fields {
+            plain.string(r.string()?);
+        }
+        let plain = Zeroizing::new(plain.into_bytes());
+        let mut slice = plain.as_slice();
+        let keypair = KeypairData::decode(&mut slice).map_err(key_error)?;
+        if !slice.is_empty() {
+            return Err(WireError::TrailingBytes);
+        }
+        Self::new(keypair, Some(cert))
+    }
+
+    /// Encodes the key part of an add-identity message, inverse of [`PrivateKey::decode_wire`].
+    pub fn encode_wire(&self, w: &mut Writer) {
+        let private = match &self.cert {
+            None => self.keypair.encode_vec(),
+            Some(cert) => {
+                w.string(cert.algorithm().to_certificate_type().as_bytes());
+                w.string(&cert.encode_vec().unwrap_or_default());
+                match &self.keypair {
+                    KeypairData::Ed25519(k) => k.encode_vec(),
+                    KeypairData::Ecdsa(k) => encode_ecdsa_private(k),
+                    KeypairData::Rsa(k) => k.private().encode_vec(),
+                    _ => Ok(Vec::new()),
+                }
+            }
+        };
+        let private = Zeroizing::new(private.unwrap_or_default());
+        w.raw(&private);
+    }
+}
+
+fn encode_ecdsa_private(k: &ssh_key::private::EcdsaKeypair) -> ssh_encoding::Result<Vec<u8>> {
+    use ssh_key::private::EcdsaKeypair as E;
+    match k {
+        E::NistP256 { private, .. } => private.encode_vec(),
+        E::NistP384 { private, .. } => private.encode_vec(),
+        E::NistP521 { private, .. } => private.encode_vec(),
+    }
+}
+
+/// The public half of a supported keypair.
+pub(crate) fn public_of(keypair: &KeypairData) -> Result<KeyData, WireError> {
+    match keypair {
+        KeypairData::Ed25519(k) => Ok(KeyData::Ed25519(k.public)),
+        KeypairData::Ecdsa(k) => Ok(KeyData::Ecdsa(k.into())),
+        KeypairData::Rsa(k) => Ok(KeyData::Rsa(k.public().clone())),
+        _ => Err(WireError::Invalid("unsupported key type")),
+    }
+}
+
+fn check_supported(keypair: &KeypairData) -> Result<(), WireError> {
+    match keypair.algorithm() {
+        Ok(Algorithm::Ed25519 | Algorithm::Ecdsa { .. } | Algorithm::Rsa { .. }) => Ok(()),
+        _ => Err(WireError::Invalid("unsupported key type")),
+    }
+}
+
+fn key_error(e: ssh_key::Error) -> WireError {
+    match e {
+        ssh_key::Error::AlgorithmUnknown | ssh_key::Error::AlgorithmUnsupported { .. } => {
+            WireError::Invalid("unsupported key type")
+        }
+        ssh_key::Error::Crypto => WireError::Invalid("inconsistent key"),
+        _ => WireError::Invalid("malformed key"),
+    }
+}

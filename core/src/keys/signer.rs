@@ -1,0 +1,197 @@
+//! [`SigningKey`]: a private key prepared once, when it is added, so that each signature costs
+//! only the signing operation itself. Signatures come out SSH-encoded
+//! (`string algorithm || string blob`), ready for `SSH_AGENT_SIGN_RESPONSE`.
+
+use super::private::PrivateKey;
+use super::rsa::{RsaHash, RsaKey};
+use crate::proto::{SIGN_FLAG_RSA_SHA2_256, SIGN_FLAG_RSA_SHA2_512};
+use crate::wire::Writer;
+use ed25519_dalek::Signer as _;
+use ssh_key::private::{EcdsaKeypair, KeypairData};
+
+/// Why a key could not be prepared or a signature not made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The key type or size is not one agentry signs with.
+    Unsupported(&'static str),
+    /// The key's components are inconsistent or out of range.
+    Rejected(&'static str),
+    /// A legacy `ssh-rsa` (SHA-1) signature was asked for and the agent does not allow them.
+    LegacySha1Refused,
+    /// The cryptographic operation failed.
+    Failed,
+}
+
+impl core::fmt::Display for SignError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Unsupported(why) | Self::Rejected(why) => f.write_str(why),
+            Self::LegacySha1Refused => f.write_str(
+                "legacy ssh-rsa (SHA-1) signature refused; set allow_ssh_rsa_sha1 to permit it",
+            ),
+            Self::Failed => f.write_str("signing failed"),
+        }
+    }
+}
+
+impl std::error::Error for SignError {}
+
+enum Inner {
+    Ed25519(ed25519_dalek::SigningKey),
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+    P521(p521::ecdsa::SigningKey),
+    Rsa(Box<RsaKey>),
+}
+
+/// A key ready to sign. Key material is zeroized on drop (`ring`'s RSA key excepted: see
+/// `docs/security.md`) and never printed.
+pub struct SigningKey {
+    inner: Inner,
+}
+
+impl core::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kind", &self.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// Prepares `key` for signing, checking that its halves belong together.
+    pub fn new(key: &PrivateKey) -> Result<Self, SignError> {
+        let inner = match key.keypair() {
+            KeypairData::Ed25519(k) => {
+                let sk = ed25519_dalek::SigningKey::from_bytes(&k.private.to_bytes());
+                if sk.verifying_key().as_bytes() != &k.public.0 {
+                    return Err(SignError::Rejected("Ed25519 public key does not match"));
+                }
+                Inner::Ed25519(sk)
+            }
+            KeypairData::Ecdsa(k) => ecdsa(k)?,
+            KeypairData::Rsa(k) => Inner::Rsa(Box::new(RsaKey::new(k)?)),
+            _ => return Err(SignError::Unsupported("unsupported key type")),
+        };
+        Ok(Self { inner })
+    }
+
+    /// A short name of the key kind, for logs and benchmarks.
+    pub fn kind(&self) -> &'static str {
+        match &self.inner {
+            Inner::Ed25519(_) => "ed25519",
+            Inner::P256(_) => "ecdsa-p256",
+            Inner::P384(_) => "ecdsa-p384",
+            Inner::P521(_) => "ecdsa-p521",
+            Inner::Rsa(_) => "rsa",
+        }
+    }
+
+    /// True when a signature costs a few microseconds, so it can be made on the calling task
+    /// instead of the blocking pool.
+    pub fn is_cheap(&self) -> bool {
+        matches!(self.inner, Inner::Ed25519(_))
+    }
+
+    /// RSA modulus size in bits (0 for other key types).
+    pub fn rsa_bits(&self) -> u32 {
+        match &self.inner {
+            Inner::Rsa(k) => k.modulus_bits(),
+            _ => 0,
+        }
+    }
+
+    /// Signs `data`. For RSA keys, `flags` picks SHA-256 or SHA-512; no flag means legacy SHA-1,
+    /// which is made only when `allow_sha1` is set. Other key types ignore `flags`, as OpenSSH's
+    /// agent does.
+    pub fn sign(&self, data: &[u8], flags: u32, allow_sha1: bool) -> Result<Vec<u8>, SignError> {
+        let mut w = Writer::new();
+        match &self.inner {
+            Inner::Ed25519(k) => {
+                let sig = k.sign(data);
+                w.string(b"ssh-ed25519").string(&sig.to_bytes());
+            }
+            Inner::P256(k) => {
+                let sig: p256::ecdsa::Signature = k.sign(data);
+                ecdsa_blob(&mut w, "ecdsa-sha2-nistp256", &sig.to_bytes());
+            }
+            Inner::P384(k) => {
+                let sig: p384::ecdsa::Signature = k.sign(data);
+                ecdsa_blob(&mut w, "ecdsa-sha2-nistp384", &sig.to_bytes());
+            }
+            Inner::P521(k) => {
+                let sig: p521::ecdsa::Signature = k.sign(data);
+                ecdsa_blob(&mut w, "ecdsa-sha2-nistp521", &sig.to_bytes());
+            }
+            Inner::Rsa(k) => {
+                let hash = if flags & SIGN_FLAG_RSA_SHA2_256 != 0 {
+                    RsaHash::Sha256
+                } else if flags & SIGN_FLAG_RSA_SHA2_512 != 0 {
+                    RsaHash::Sha512
+                } else if allow_sha1 {
+                    RsaHash::Sha1
+                } else {
+                    return Err(SignError::LegacySha1Refused);
+                };
+                let sig = k.sign(hash, data)?;
+                w.string(hash.ssh_name().as_bytes()).string(&sig);
+            }
+        }
+        Ok(w.into_bytes())
+    }
+}
+
+fn ecdsa(k: &EcdsaKeypair) -> Result<Inner, SignError> {
+    let mismatch = SignError::Rejected("ECDSA public key does not match");
+    let bad = SignError::Rejected("ECDSA private scalar out of range");
+    Ok(match k {
+        EcdsaKeypair::NistP256 { public, private } => {
+            let sk = p256::ecdsa::SigningKey::from_slice(private.as_slice()).map_err(|_| bad)?;
+            if *sk.verifying_key().to_sec1_bytes() != *public.as_bytes() {
+                return Err(mismatch);
+            }
+            Inner::P256(sk)
+        }
+        EcdsaKeypair::NistP384 { public, private } => {
+            let sk = p384::ecdsa::SigningKey::from_slice(private.as_slice()).map_err(|_| bad)?;
+            if *sk.verifying_key().to_sec1_bytes() != *public.as_bytes() {
+                return Err(mismatch);
+            }
+            Inner::P384(sk)
+        }
+        EcdsaKeypair::NistP521 { public, private } => {
+            let sk = p521::ecdsa::SigningKey::from_slice(private.as_slice()).map_err(|_| bad)?;
+            if *sk.verifying_key().to_sec1_bytes() != *public.as_bytes() {
+                return Err(mismatch);
+            }
+            Inner::P521(sk)
+        }
+    })
+}
+
+/// `string name || string (mpint r || mpint s)` from a fixed-width `r || s`.
+fn ecdsa_blob(w: &mut Writer, name: &str, rs: &[u8]) {
+    let (r, s) = rs.split_at(rs.len() / 2);
+    let mut inner = Writer::new();
+    mpint(&mut inner, r);
+    mpint(&mut inner, s);
+    w.string(name.as_bytes()).string(&inner.into_bytes());
+}
+
+/// Writes an unsigned big-endian integer as an SSH `mpint`.
+pub(crate) fn mpint(w: &mut Writer, magnitude: &[u8]) {
+    let first = magnitude
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(magnitude.len());
+    let trimmed = &magnitude[first..];
+    if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
+        let mut v = Vec::with_capacity(trimmed.len() + 1);
+        v.push(0);
+        v.extend_from_slice(trimmed);
+        w.string(&v);
+    } else {
+        w.string(trimmed);
+    }
+}

@@ -1,0 +1,20 @@
+//! agentry's platform-neutral core: the agent protocol codec ([`frame`], [`wire`], [`proto`]),
+//! keys and signing ([`keys`]), and the agent itself ([`agent`]) with its keystore, constraints
+//! and lock. It performs no I/O and contains no `unsafe` and no platform conditionals: transports
+//! hand it message bodies, and prompts and clocks come in through the [`prompt`] and [`clock`]
+//! traits.
+
+#![forbid(unsafe_code)]
+
+pub mod agent;
+pub mod clock;
+pub mod frame;
+pub mod keys;
+pub mod prompt;
+pub mod proto;
+pub mod session;
+pub mod wire;
+
+pub use agent::{AddError, Agent, AgentOptions, KeyInfo};
+pub use frame::MAX_MESSAGE_LEN;
+pub use session::{ClientInfo, Session};

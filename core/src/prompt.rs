@@ -1,0 +1,55 @@
+//! How the core asks the user something. The platform implements [`Prompter`] (askpass, a
+//! Windows dialog, the terminal, a scripted answer in tests); the core only awaits the answer, so
+//! a pending prompt holds no lock and blocks no other connection or key.
+
+use crate::session::ClientInfo;
+use core::future::Future;
+use core::pin::Pin;
+
+/// A boxed future returned by a prompter.
+pub type PromptFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What the user is asked to confirm before a key is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmRequest {
+    /// The key's comment.
+    pub comment: String,
+    /// The key's SHA-256 fingerprint.
+    pub fingerprint: String,
+    /// The key type name.
+    pub algorithm: String,
+    /// Who asks.
+    pub client: ClientInfo,
+    /// Hosts the request crossed, nearest first (from `session-bind@openssh.com`).
+    pub forwarding_path: Vec<String>,
+    /// True when the request arrived through agent forwarding.
+    pub forwarded: bool,
+}
+
+impl ConfirmRequest {
+    /// The question as one paragraph of text, for prompt backends that show plain text.
+    pub fn message(&self) -> String {
+        let mut text = format!(
+            "Allow use of key {} ({} {})?\nRequested by: {}",
+            self.comment, self.algorithm, self.fingerprint, self.client
+        );
+        if !self.forwarding_path.is_empty() {
+            text.push_str("\nPath: you");
+            for hop in &self.forwarding_path {
+                text.push_str(" \u{2192} ");
+                text.push_str(hop);
+            }
+        }
+        if self.forwarded {
+            text.push_str("\nThis request was forwarded.");
+        }
+        text
+    }
+}
+
+/// Asks the user. Implementations must not block the calling thread: run dialogs elsewhere and
+/// resolve the future when the user answers (or a timeout denies).
+pub trait Prompter: Send + Sync + 'static {
+    /// Resolves to `true` only if the user allowed the use.
+    fn confirm(&self, request: ConfirmRequest) -> PromptFuture<bool>;
+}

@@ -1,0 +1,162 @@
+//! `SSH_AGENTC_EXTENSION` requests: `query`, OpenSSH's `session-bind@openssh.com` and PuTTY's
+//! `@putty.projects.tartarus.org` family. An extension agentry does not know is kept as
+//! [`Extension::Unknown`] so the agent can answer `SSH_AGENT_EXTENSION_FAILURE`.
+
+use super::constraint::Constraint;
+use crate::wire::{Reader, WireError, Writer};
+use zeroize::Zeroizing;
+
+const QUERY: &str = "query";
+const SESSION_BIND: &str = "session-bind@openssh.com";
+const LIST_EXTENDED: &str = "list-extended@putty.projects.tartarus.org";
+const ADD_PPK: &str = "add-ppk@putty.projects.tartarus.org";
+const REENCRYPT: &str = "reencrypt@putty.projects.tartarus.org";
+const REENCRYPT_ALL: &str = "reencrypt-all@putty.projects.tartarus.org";
+
+/// Every extension name agentry decodes, in the order `query` reports them.
+pub const EXTENSION_NAMES: &[&str] = &[
+    QUERY,
+    SESSION_BIND,
+    LIST_EXTENDED,
+    ADD_PPK,
+    REENCRYPT,
+    REENCRYPT_ALL,
+];
+
+/// The body of `session-bind@openssh.com`: the host key a connection was made to and its proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionBind {
+    /// The server's host key blob.
+    pub host_key: Vec<u8>,
+    /// The exchange hash of the session's initial key exchange.
+    pub session_id: Vec<u8>,
+    /// The host key's signature over `session_id` (an SSH signature blob).
+    pub signature: Vec<u8>,
+    /// True when the connection is used to forward the agent, false for user authentication.
+    pub is_forwarding: bool,
+}
+
+/// A decoded extension request.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Extension {
+    /// `query`: list the extensions the agent supports.
+    Query,
+    /// `session-bind@openssh.com`.
+    SessionBind(SessionBind),
+    /// PuTTY `list-extended`: identities with per-key flags.
+    ListExtended,
+    /// PuTTY `add-ppk`: a whole PPK file, possibly encrypted, plus constraints.
+    AddPpk {
+        /// The PPK file's bytes.
+        ppk: Zeroizing<Vec<u8>>,
+        /// Constraints, as for `SSH_AGENTC_ADD_ID_CONSTRAINED`.
+        constraints: Vec<Constraint>,
+    },
+    /// PuTTY `reencrypt`: forget the decrypted copy of one key.
+    Reencrypt {
+        /// The key's public blob.
+        key_blob: Vec<u8>,
+    },
+    /// PuTTY `reencrypt-all`: forget every decrypted copy that can be re-derived.
+    ReencryptAll,
+    /// Any other extension; answered with `SSH_AGENT_EXTENSION_FAILURE`.
+    Unknown {
+        /// The extension's name as sent.
+        name: Vec<u8>,
+        /// The rest of the message, undecoded.
+        contents: Vec<u8>,
+    },
+}
+
+impl core::fmt::Debug for Extension {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::AddPpk { constraints, .. } => f
+                .debug_struct("AddPpk")
+                .field("ppk", &"<redacted>")
+                .field("constraints", constraints)
+                .finish(),
+            Self::Query => f.write_str("Query"),
+            Self::SessionBind(b) => f.debug_tuple("SessionBind").field(b).finish(),
+            Self::ListExtended => f.write_str("ListExtended"),
+            Self::Reencrypt { key_blob } => f
+                .debug_struct("Reencrypt")
+                .field("key_blob_len", &key_blob.len())
+                .finish(),
+            Self::ReencryptAll => f.write_str("ReencryptAll"),
+            Self::Unknown { name, contents } => f
+                .debug_struct("Unknown")
+                .field("name", &String::from_utf8_lossy(name))
+                .field("contents_len", &contents.len())
+                .finish(),
+        }
+    }
+}
+
+impl Extension {
+    /// The extension's name on the wire.
+    pub fn name(&self) -> &[u8] {
+        match self {
+            Self::Query => QUERY.as_bytes(),
+            Self::SessionBind(_) => SESSION_BIND.as_bytes(),
+            Self::ListExtended => LIST_EXTENDED.as_bytes(),
+            Self::AddPpk { .. } => ADD_PPK.as_bytes(),
+            Self::Reencrypt { .. } => REENCRYPT.as_bytes(),
+            Self::ReencryptAll => REENCRYPT_ALL.as_bytes(),
+            Self::Unknown { name, .. } => name,
+        }
+    }
+
+    /// Decodes the part of an `SSH_AGENTC_EXTENSION` body after the message number.
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let name = r.string()?;
+        let ext = match core::str::from_utf8(name).unwrap_or("") {
+            QUERY => Self::Query,
+            SESSION_BIND => Self::SessionBind(SessionBind {
+                host_key: r.string()?.to_vec(),
+                session_id: r.string()?.to_vec(),
+                signature: r.string()?.to_vec(),
+                is_forwarding: r.bool()?,
+            }),
+            LIST_EXTENDED => Self::ListExtended,
+            ADD_PPK => {
+                let ppk = Zeroizing::new(r.string()?.to_vec());
+                let constraints = Constraint::decode_all(r)?;
+                Self::AddPpk { ppk, constraints }
+            }
+            REENCRYPT => Self::Reencrypt {
+                key_blob: r.string()?.to_vec(),
+            },
+            REENCRYPT_ALL => Self::ReencryptAll,
+            _ => Self::Unknown {
+                name: name.to_vec(),
+                contents: r.take_rest().to_vec(),
+            },
+        };
+        Ok(ext)
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer) {
+        w.string(self.name());
+        match self {
+            Self::Query | Self::ListExtended | Self::ReencryptAll => {}
+            Self::SessionBind(b) => {
+                w.string(&b.host_key)
+                    .string(&b.session_id)
+                    .string(&b.signature)
+                    .bool(b.is_forwarding);
+            }
+            Self::AddPpk { ppk, constraints } => {
+                w.string(ppk);
+                constraints.iter().for_each(|c| c.encode(w));
+            }
+            Self::Reencrypt { key_blob } => {
+                w.string(key_blob);
+            }
+            Self::Unknown { contents, .. } => {
+                w.raw(contents);
+            }
+        }
+    }
+}

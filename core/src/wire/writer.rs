@@ -1,0 +1,59 @@
+//! Builds SSH wire fields into a growable buffer.
+
+/// Appends SSH wire fields to a byte vector.
+#[derive(Debug, Default, Clone)]
+pub struct Writer {
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    /// An empty writer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The bytes written so far.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// A `byte`.
+    pub fn u8(&mut self, v: u8) -> &mut Self {
+        self.buf.push(v);
+        self
+    }
+
+    /// A `boolean`.
+    pub fn bool(&mut self, v: bool) -> &mut Self {
+        self.u8(u8::from(v))
+    }
+
+    /// A big-endian `uint32`.
+    pub fn u32(&mut self, v: u32) -> &mut Self {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+
+    /// Raw bytes with no length prefix.
+    pub fn raw(&mut self, bytes: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(bytes);
+        self
+    }
+
+    /// A `string`: `uint32 length || bytes`.
+    ///
+    /// # Panics
+    /// Never for agent messages: every caller's input is bounded by the 256 KiB frame limit, far
+    /// below `u32::MAX`; a longer slice is a programming error.
+    pub fn string(&mut self, bytes: &[u8]) -> &mut Self {
+        let len = u32::try_from(bytes.len()).expect("SSH string longer than u32::MAX");
+        self.u32(len).raw(bytes)
+    }
+
+    /// A nested structure written as one `string`.
+    pub fn nested(&mut self, build: impl FnOnce(&mut Writer)) -> &mut Self {
+        let mut inner = Writer::new();
+        build(&mut inner);
+        self.string(&inner.buf)
+    }
+}

@@ -1,0 +1,1 @@
+//! agentry test support
