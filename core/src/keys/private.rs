@@ -3,6 +3,7 @@
 //! followed by only the private fields. Parsing is `ssh-key`'s; this file handles the framing,
 //! the certificate layout and the key types agentry accepts.
 
+use super::signer::mpint;
 use crate::wire::{Reader, WireError, Writer};
 use ssh_encoding::{Decode, Encode};
 use ssh_key::certificate::Certificate;
@@ -146,31 +147,39 @@ impl PrivateKey {
     }
 
     /// Encodes the key part of an add-identity message, inverse of [`PrivateKey::decode_wire`].
+    /// ECDSA scalars are written as minimal `mpint`s, as OpenSSH writes them.
     pub fn encode_wire(&self, w: &mut Writer) {
-        let private = match &self.cert {
-            None => self.keypair.encode_vec(),
+        let mut fields = Writer::new();
+        match &self.cert {
             Some(cert) => {
                 w.string(cert.algorithm().to_certificate_type().as_bytes());
                 w.string(&cert.encode_vec().unwrap_or_default());
-                match &self.keypair {
-                    KeypairData::Ed25519(k) => k.encode_vec(),
-                    KeypairData::Ecdsa(k) => encode_ecdsa_private(k),
-                    KeypairData::Rsa(k) => k.private().encode_vec(),
-                    _ => Ok(Vec::new()),
+            }
+            None => {
+                let alg = self.keypair.algorithm().map(|a| a.as_str().to_owned());
+                w.string(alg.unwrap_or_default().as_bytes());
+                if let KeypairData::Ecdsa(k) = &self.keypair {
+                    let public = ssh_key::public::EcdsaPublicKey::from(k);
+                    w.string(k.curve().as_str().as_bytes())
+                        .string(public.as_sec1_bytes());
                 }
             }
+        }
+        let private = match &self.keypair {
+            KeypairData::Ed25519(k) => k.encode_vec().unwrap_or_default(),
+            KeypairData::Ecdsa(k) => {
+                mpint(&mut fields, k.private_key_bytes());
+                Vec::new()
+            }
+            KeypairData::Rsa(k) if self.cert.is_some() => {
+                k.private().encode_vec().unwrap_or_default()
+            }
+            KeypairData::Rsa(k) => k.encode_vec().unwrap_or_default(),
+            _ => Vec::new(),
         };
-        let private = Zeroizing::new(private.unwrap_or_default());
-        w.raw(&private);
-    }
-}
-
-fn encode_ecdsa_private(k: &ssh_key::private::EcdsaKeypair) -> ssh_encoding::Result<Vec<u8>> {
-    use ssh_key::private::EcdsaKeypair as E;
-    match k {
-        E::NistP256 { private, .. } => private.encode_vec(),
-        E::NistP384 { private, .. } => private.encode_vec(),
-        E::NistP521 { private, .. } => private.encode_vec(),
+        let private = Zeroizing::new(private);
+        let fields = Zeroizing::new(fields.into_bytes());
+        w.raw(&private).raw(&fields);
     }
 }
 

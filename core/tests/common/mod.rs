@@ -1,0 +1,69 @@
+//! Shared helpers for agentry-core's integration tests: fixture paths (keys and requests made by
+//! the real `ssh-keygen`, `ssh-add`, `ssh` and `puttygen`; see tests/fixtures/README.md) and
+//! small wrappers to drive an [`Agent`].
+
+#![allow(dead_code, unreachable_pub)]
+
+use agentry_core::proto::{Request, Response, SignRequest};
+use agentry_core::{Agent, ClientInfo, Session};
+use std::path::PathBuf;
+
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+/// Body of a captured request (the frame without its length).
+pub fn request_bytes(name: &str) -> Vec<u8> {
+    let path = fixtures().join("requests").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+pub fn key_file(name: &str) -> String {
+    let path = fixtures().join("keys").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// The public key blob of a fixture key (`NAME.pub`).
+pub fn public_blob(name: &str) -> Vec<u8> {
+    let text = key_file(&format!("{name}.pub"));
+    let key = ssh_key::PublicKey::from_openssh(text.trim()).expect("parse public key");
+    key.to_bytes().expect("encode public key")
+}
+
+pub fn session() -> Session {
+    Session::new(ClientInfo {
+        transport: "test".into(),
+        ..ClientInfo::default()
+    })
+}
+
+pub async fn call(agent: &Agent, session: &mut Session, body: &[u8]) -> Response {
+    let reply = agent.handle_message(session, body).await;
+    Response::decode(&reply).expect("agent reply decodes")
+}
+
+pub async fn add_fixture(agent: &Agent, request: &str) {
+    let mut s = session();
+    assert_eq!(
+        call(agent, &mut s, &request_bytes(request)).await,
+        Response::Success,
+        "adding {request}"
+    );
+}
+
+pub fn sign_body(key_blob: &[u8], data: &[u8], flags: u32) -> Vec<u8> {
+    Request::Sign(SignRequest {
+        key_blob: key_blob.to_vec(),
+        data: data.to_vec(),
+        flags,
+    })
+    .encode()
+    .to_vec()
+}
+
+pub async fn identities(agent: &Agent) -> Vec<Vec<u8>> {
+    match call(agent, &mut session(), &[11]).await {
+        Response::Identities(ids) => ids.into_iter().map(|i| i.key_blob).collect(),
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
