@@ -72,7 +72,7 @@ fn hash(salt: &[u8; 16], passphrase: &[u8]) -> Zeroizing<[u8; 32]> {
     for _ in 1..ROUNDS {
         let mut h = Sha256::new();
         h.update(salt);
-        h.update(&*out);
+        h.update(*out);
         out.copy_from_slice(&h.finalize());
     }
     out

@@ -179,7 +179,7 @@ fn crt_exponent(d: &[u8], prime: &[u8]) -> Result<Zeroizing<Vec<u8>>, SignError>
     let bits = u32::try_from(d.len().max(prime.len()) * 8 + 64).map_err(|_| SignError::Failed)?;
     let d = Zeroizing::new(BoxedUint::from_be_slice(d, bits).map_err(|_| SignError::Failed)?);
     let p = BoxedUint::from_be_slice(prime, bits).map_err(|_| SignError::Failed)?;
-    let p_minus_1 = p.wrapping_sub(&BoxedUint::one_with_precision(bits));
+    let p_minus_1 = p.wrapping_sub(BoxedUint::one_with_precision(bits));
     let modulus = NonZero::new(p_minus_1)
         .into_option()
         .ok_or(SignError::Rejected("RSA prime is zero or one"))?;
