@@ -1,0 +1,117 @@
+//! The client side of the agent protocol, for agentry's own commands and tests: connect to the
+//! agent `SSH_AUTH_SOCK` names, send one [`Request`], read one [`Response`]. Synchronous and
+//! small on purpose; it frames with the core's rules, so it refuses replies the agent itself
+//! would never send.
+
+use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
+use agentry_core::proto::{Request, Response};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+/// Why talking to the agent failed.
+#[derive(Debug)]
+pub enum ClientError {
+    /// `SSH_AUTH_SOCK` is not set.
+    NoSocket,
+    /// The agent could not be reached.
+    Connect(PathBuf, io::Error),
+    /// The connection broke or the reply was malformed.
+    Protocol(PathBuf, String),
+}
+
+impl ClientError {
+    /// True when no agent could be reached (ssh-add's exit status 2).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::NoSocket | Self::Connect(..))
+    }
+}
+
+impl core::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoSocket => f.write_str("cannot reach the agent: SSH_AUTH_SOCK is not set"),
+            Self::Connect(p, e) => write!(f, "cannot reach the agent at {}: {e}", p.display()),
+            Self::Protocol(p, why) => {
+                write!(
+                    f,
+                    "communication with the agent at {} failed: {why}",
+                    p.display()
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// A connection to an agent.
+#[derive(Debug)]
+pub struct AgentClient<S> {
+    stream: S,
+    name: PathBuf,
+}
+
+#[cfg(unix)]
+impl AgentClient<std::os::unix::net::UnixStream> {
+    /// Connects to the agent `SSH_AUTH_SOCK` names.
+    pub fn from_env() -> Result<Self, ClientError> {
+        let path = std::env::var_os("SSH_AUTH_SOCK")
+            .filter(|p| !p.is_empty())
+            .ok_or(ClientError::NoSocket)?;
+        Self::connect(Path::new(&path))
+    }
+
+    /// Connects to the agent socket at `path`.
+    pub fn connect(path: &Path) -> Result<Self, ClientError> {
+        let stream = std::os::unix::net::UnixStream::connect(path)
+            .map_err(|e| ClientError::Connect(path.to_owned(), e))?;
+        let timeout = Some(Duration::from_secs(120));
+        let _ = stream.set_read_timeout(timeout);
+        let _ = stream.set_write_timeout(timeout);
+        Ok(Self::new(stream, path.to_owned()))
+    }
+}
+
+impl<S: Read + Write> AgentClient<S> {
+    /// Wraps an already connected stream; `name` is used in error messages.
+    pub fn new(stream: S, name: PathBuf) -> Self {
+        Self { stream, name }
+    }
+
+    /// The socket (or pipe) this client talks to.
+    pub fn name(&self) -> &Path {
+        &self.name
+    }
+
+    /// Sends `request` and decodes the reply.
+    pub fn request(&mut self, request: &Request) -> Result<Response, ClientError> {
+        let body = self.call(&request.encode())?;
+        Response::decode(&body).map_err(|e| self.protocol(format!("malformed reply: {e}")))
+    }
+
+    /// Sends one raw message body and returns the raw reply body.
+    pub fn call(&mut self, body: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let frame = Zeroizing::new(encode_frame(body));
+        self.stream
+            .write_all(&frame)
+            .and_then(|()| self.stream.flush())
+            .map_err(|e| self.protocol(e.to_string()))?;
+        let mut header = [0u8; HEADER_LEN];
+        self.stream
+            .read_exact(&mut header)
+            .map_err(|e| self.protocol(e.to_string()))?;
+        let len = body_len_from_header(u32::from_be_bytes(header))
+            .map_err(|e| self.protocol(e.to_string()))?;
+        let mut reply = vec![0u8; len];
+        self.stream
+            .read_exact(&mut reply)
+            .map_err(|e| self.protocol(e.to_string()))?;
+        Ok(reply)
+    }
+
+    fn protocol(&self, why: String) -> ClientError {
+        ClientError::Protocol(self.name.clone(), why)
+    }
+}

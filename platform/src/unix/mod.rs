@@ -1,0 +1,14 @@
+//! The Unix side of agentry: serving the agent on a Unix domain socket ([`serve`]), choosing,
+//! securing and cleaning up the socket path ([`socket`]), checking who connects ([`peer`]),
+//! systemd socket activation ([`activation`]), process hardening and daemon helpers
+//! ([`process`]), and the signals that stop the agent ([`signals`]).
+
+pub mod activation;
+pub mod peer;
+pub mod process;
+pub mod serve;
+pub mod signals;
+pub mod socket;
+
+pub use serve::{serve, ServeOptions, MAX_CONNECTIONS};
+pub use socket::{bind_agent_socket, default_socket_path, AgentSocket, SocketError};
