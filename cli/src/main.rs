@@ -1,1 +1,99 @@
-fn main() {}
+//! The `agentry` command: `start`/`stop`/`status` run and manage the agent, and the ssh-add-like
+//! commands (`list`, `add`, `remove`, …) talk to whatever agent `SSH_AUTH_SOCK` names. This file
+//! holds only the command line and the exit status rules (ssh-add's: 0 ok, 1 failure or no
+//! identities, 2 no agent); the work is in the modules.
+
+mod daemon;
+mod keyfiles;
+mod keys;
+mod lifetime;
+mod passphrase;
+mod shell;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// A cross-platform SSH agent, compatible with OpenSSH's ssh-agent protocol and tools.
+#[derive(Debug, Parser)]
+#[command(name = "agentry", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the agent (in the background unless -D), printing shell commands like ssh-agent.
+    Start(daemon::StartArgs),
+    /// Stop the agent SSH_AGENT_PID names, printing shell commands to unset its variables.
+    Stop(daemon::StopArgs),
+    /// Show whether the agent SSH_AUTH_SOCK names answers, and what it holds.
+    Status,
+    /// List the agent's identities (fingerprints by default).
+    List(keys::ListArgs),
+    /// Add OpenSSH private key files to the agent.
+    Add(keys::AddArgs),
+    /// Remove identities given as key files or fingerprints.
+    Remove(keys::RemoveArgs),
+    /// Remove every identity from the agent.
+    RemoveAll,
+    /// Lock the agent with a passphrase.
+    Lock,
+    /// Unlock the agent.
+    Unlock,
+    /// List the protocol extensions the agent supports.
+    Query,
+}
+
+/// A failed command: one line for the user and the exit status.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    /// Exit status 1 (the operation failed).
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<agentry_platform::client::ClientError> for Failure {
+    fn from(e: agentry_platform::client::ClientError) -> Self {
+        Self {
+            code: if e.is_unreachable() { 2 } else { 1 },
+            message: e.to_string(),
+        }
+    }
+}
+
+pub(crate) type Outcome = Result<(), Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Start(args) => daemon::start(args),
+        Command::Stop(args) => daemon::stop(&args),
+        Command::Status => keys::status(),
+        Command::List(args) => keys::list(&args),
+        Command::Add(args) => keys::add(&args),
+        Command::Remove(args) => keys::remove(&args),
+        Command::RemoveAll => keys::remove_all(),
+        Command::Lock => keys::lock(true),
+        Command::Unlock => keys::lock(false),
+        Command::Query => keys::query(),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                eprintln!("agentry: {}", failure.message);
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! ([`process`]), and the signals that stop the agent ([`signals`]).
 
 pub mod activation;
+pub mod askpass;
 pub mod peer;
 pub mod process;
 pub mod serve;

@@ -1,0 +1,229 @@
+//! `agentry start` and `agentry stop`. Start binds the socket (or takes systemd's), hardens the
+//! process and serves until a signal. Without `-D` it re-executes itself with `-D` in a new
+//! session with null standard streams, waits for the child to report its socket, prints the
+//! ssh-agent shell lines and returns. With a command, it serves in this process while the
+//! command runs with `SSH_AUTH_SOCK` set, then exits with the command's status.
+
+use crate::lifetime::parse_lifetime;
+use crate::shell::Syntax;
+use crate::{Failure, Outcome};
+use agentry_core::prompt::Prompter;
+use agentry_core::{Agent, AgentOptions};
+use agentry_platform::unix::askpass::AskpassPrompter;
+use agentry_platform::unix::{activation, process, signals, AgentSocket};
+use clap::Args;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub(crate) struct StartArgs {
+    /// Socket path (default: $XDG_RUNTIME_DIR/agentry/agent.sock, else /tmp/agentry-XXXXXX/agent.PID).
+    #[arg(short = 'a', value_name = "PATH")]
+    address: Option<std::path::PathBuf>,
+    /// Stay in the foreground and log to standard error.
+    #[arg(short = 'D', long)]
+    foreground: bool,
+    /// Print Bourne shell commands.
+    #[arg(short = 's', conflicts_with = "csh")]
+    sh: bool,
+    /// Print C shell commands.
+    #[arg(short = 'c')]
+    csh: bool,
+    /// Default lifetime of added keys (seconds, or e.g. 1h30m).
+    #[arg(short = 't', value_name = "LIFE", value_parser = parse_lifetime)]
+    lifetime: Option<std::time::Duration>,
+    /// Make legacy ssh-rsa (SHA-1) signatures when a client asks.
+    #[arg(long)]
+    allow_ssh_rsa_sha1: bool,
+    /// Internal: print the socket path on stdout once listening, then detach stdio.
+    #[arg(long, hide = true)]
+    notify_ready: bool,
+    /// Run this command with SSH_AUTH_SOCK set; the agent exits when it does.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StopArgs {
+    /// Print Bourne shell commands.
+    #[arg(short = 's', conflicts_with = "csh")]
+    sh: bool,
+    /// Print C shell commands.
+    #[arg(short = 'c')]
+    csh: bool,
+}
+
+pub(crate) fn start(args: StartArgs) -> Outcome {
+    if !args.foreground && args.command.is_empty() {
+        return start_in_background(&args);
+    }
+    let level = if args.foreground && args.command.is_empty() {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = process::harden_process() {
+        tracing::warn!("cannot disable core dumps: {e}");
+    }
+    let mut socket = match activation::listener_from_systemd() {
+        Ok(Some(listener)) => AgentSocket::adopt(listener),
+        Ok(None) => agentry_platform::unix::bind_agent_socket(args.address.as_deref())
+            .map_err(|e| Failure::new(e.to_string()))?,
+        Err(e) => return Err(Failure::new(format!("systemd socket: {e}"))),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(format!("cannot start the runtime: {e}")))?;
+    let agent = build_agent(&args);
+    let path = socket.path().to_owned();
+    let outcome = runtime.block_on(async {
+        let listener = socket
+            .tokio_listener()
+            .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+        let signal = signals::shutdown_signals()
+            .map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
+        if !args.command.is_empty() {
+            return serve_while_command_runs(listener, agent, signal, &args.command, &path).await;
+        }
+        announce(&args, &path)?;
+        tracing::info!(socket = %path.display(), pid = std::process::id(), "agent listening");
+        agentry_platform::unix::serve(listener, agent, async {
+            let name = signal.await;
+            tracing::info!("{name}: shutting down");
+        })
+        .await;
+        Ok(())
+    });
+    drop(socket);
+    outcome
+}
+
+fn build_agent(args: &StartArgs) -> Agent {
+    let options = AgentOptions::new()
+        .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1)
+        .default_lifetime(args.lifetime);
+    let prompter = AskpassPrompter::from_env().map(|p| Arc::new(p) as Arc<dyn Prompter>);
+    Agent::with_parts(options, prompter, Arc::new(agentry_core::clock::TokioClock))
+}
+
+/// Tells whoever started us where the agent is.
+fn announce(args: &StartArgs, path: &std::path::Path) -> Outcome {
+    if args.notify_ready {
+        println!("{}", path.display());
+        let _ = std::io::stdout().flush();
+        process::redirect_stdio_to_null()
+            .map_err(|e| Failure::new(format!("cannot detach from the terminal: {e}")))?;
+    } else {
+        print!(
+            "{}",
+            Syntax::choose(args.csh, args.sh).started(path, std::process::id())
+        );
+        let _ = std::io::stdout().flush();
+    }
+    Ok(())
+}
+
+async fn serve_while_command_runs(
+    listener: tokio::net::UnixListener,
+    agent: Agent,
+    signal: impl std::future::Future<Output = &'static str>,
+    command: &[String],
+    path: &std::path::Path,
+) -> Outcome {
+    let mut child = Command::new(&command[0])
+        .args(&command[1..])
+        .env("SSH_AUTH_SOCK", path)
+        .env("SSH_AGENT_PID", std::process::id().to_string())
+        .spawn()
+        .map_err(|e| Failure::new(format!("cannot run {}: {e}", command[0])))?;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait());
+    });
+    let mut status = None;
+    agentry_platform::unix::serve(listener, agent, async {
+        tokio::select! {
+            waited = done_rx => status = waited.ok().and_then(Result::ok),
+            name = signal => tracing::info!("{name}: shutting down"),
+        }
+    })
+    .await;
+    match status.and_then(|s| s.code()) {
+        Some(0) => Ok(()),
+        Some(code) => Err(Failure {
+            code: u8::try_from(code).unwrap_or(1),
+            message: String::new(),
+        }),
+        None => Err(Failure::new(format!(
+            "{} did not exit normally",
+            command[0]
+        ))),
+    }
+}
+
+/// Re-executes `agentry start -D --notify-ready …` detached and prints its shell lines.
+fn start_in_background(args: &StartArgs) -> Outcome {
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::new(format!("cannot find the agentry executable: {e}")))?;
+    let mut command = Command::new(exe);
+    command.args(["start", "--foreground", "--notify-ready"]);
+    if let Some(path) = &args.address {
+        command.arg("-a").arg(path);
+    }
+    if let Some(life) = args.lifetime {
+        command.arg("-t").arg(life.as_secs().to_string());
+    }
+    if args.allow_ssh_rsa_sha1 {
+        command.arg("--allow-ssh-rsa-sha1");
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    process::start_in_new_session(&mut command);
+    let mut child = command
+        .spawn()
+        .map_err(|e| Failure::new(format!("cannot start the agent: {e}")))?;
+    let mut line = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        let _ = BufReader::new(stdout).read_line(&mut line);
+    }
+    let socket = line.trim_end();
+    if socket.is_empty() {
+        let mut errors = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = stderr.read_to_string(&mut errors);
+        }
+        let _ = child.wait();
+        let last = errors.lines().last().unwrap_or("the agent exited").trim();
+        let last = last.strip_prefix("agentry: ").unwrap_or(last);
+        return Err(Failure::new(last.to_owned()));
+    }
+    print!(
+        "{}",
+        Syntax::choose(args.csh, args.sh).started(std::path::Path::new(socket), child.id())
+    );
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
+
+pub(crate) fn stop(args: &StopArgs) -> Outcome {
+    let pid = std::env::var("SSH_AGENT_PID")
+        .map_err(|_| Failure::new("SSH_AGENT_PID is not set, cannot stop the agent"))?;
+    let pid: u32 = pid
+        .trim()
+        .parse()
+        .map_err(|_| Failure::new(format!("SSH_AGENT_PID={pid} is not a process id")))?;
+    process::terminate_process(pid)
+        .map_err(|e| Failure::new(format!("cannot stop agent pid {pid}: {e}")))?;
+    print!("{}", Syntax::choose(args.csh, args.sh).stopped(pid));
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! Key files and key descriptions for the client commands: reading OpenSSH private keys (asking
+//! for the passphrase of encrypted ones), finding the public key of a file given to `remove`,
+//! and describing agent identities the way ssh-add does (`256 SHA256:… comment (ED25519)`).
+
+use crate::passphrase::read_passphrase;
+use base64ct::Encoding;
+use md5::Digest;
+use ssh_encoding::{Decode, Encode};
+use ssh_key::public::KeyData;
+use ssh_key::{Certificate, HashAlg, PrivateKey, PublicKey};
+use std::path::{Path, PathBuf};
+
+/// How fingerprints are shown (`-E`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FingerprintHash {
+    Sha256,
+    Md5,
+}
+
+/// Reads an OpenSSH private key, decrypting it if needed. Errors name the file.
+pub(crate) fn read_private_key(path: &Path) -> Result<PrivateKey, String> {
+    let name = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+    let key = PrivateKey::from_openssh(&text).map_err(|e| {
+        if text.contains("-----BEGIN ") && !text.contains("OPENSSH PRIVATE KEY") {
+            format!("{name}: PEM and PKCS#8 keys are not supported; convert it with `ssh-keygen -p -f {name}`")
+        } else {
+            format!("{name}: not an OpenSSH private key ({e})")
+        }
+    })?;
+    if !key.is_encrypted() {
+        return Ok(key);
+    }
+    let passphrase = read_passphrase(&format!("Enter passphrase for {name}: "))?;
+    key.decrypt(passphrase.as_bytes())
+        .map_err(|_| format!("{name}: bad passphrase"))
+}
+
+/// The certificate next to a key file (`FILE-cert.pub`), if there is one.
+pub(crate) fn read_certificate_for(path: &Path) -> Option<(PathBuf, Certificate)> {
+    let mut cert_path = path.as_os_str().to_owned();
+    cert_path.push("-cert.pub");
+    let cert_path = PathBuf::from(cert_path);
+    let text = std::fs::read_to_string(&cert_path).ok()?;
+    let cert = Certificate::from_openssh(text.trim()).ok()?;
+    Some((cert_path, cert))
+}
+
+/// The public key a file names: `FILE.pub`, `FILE` itself as a public key, or the public half
+/// stored (unencrypted) in an OpenSSH private key file.
+pub(crate) fn read_public_key(path: &Path) -> Result<PublicKey, String> {
+    let mut pub_path = path.as_os_str().to_owned();
+    pub_path.push(".pub");
+    if let Ok(key) = PublicKey::read_openssh_file(Path::new(&pub_path)) {
+        return Ok(key);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Ok(key) = PublicKey::from_openssh(text.trim()) {
+        return Ok(key);
+    }
+    PrivateKey::from_openssh(&text)
+        .map(|k| k.public_key().clone())
+        .map_err(|_| format!("{}: not an OpenSSH public or private key", path.display()))
+}
+
+/// The plain public key inside an identity blob (a certificate's subject key for certs).
+pub(crate) fn subject_key(blob: &[u8]) -> Option<(KeyData, bool)> {
+    if let Ok(cert) = Certificate::from_bytes(blob) {
+        return Some((cert.public_key().clone(), true));
+    }
+    KeyData::decode(&mut &blob[..]).ok().map(|k| (k, false))
+}
+
+/// The fingerprint ssh-add shows for an identity blob.
+pub(crate) fn fingerprint(blob: &[u8], hash: FingerprintHash) -> Option<String> {
+    let (key, _) = subject_key(blob)?;
+    Some(match hash {
+        FingerprintHash::Sha256 => key.fingerprint(HashAlg::Sha256).to_string(),
+        FingerprintHash::Md5 => {
+            let digest = md5::Md5::digest(key.encode_vec().ok()?);
+            let hex: Vec<String> = digest.iter().map(|b| format!("{b:02x}")).collect();
+            format!("MD5:{}", hex.join(":"))
+        }
+    })
+}
+
+/// `256 SHA256:… comment (ED25519)`, as `ssh-add -l` prints.
+pub(crate) fn describe(blob: &[u8], comment: &[u8], hash: FingerprintHash) -> String {
+    let comment = String::from_utf8_lossy(comment);
+    let Some((key, is_cert)) = subject_key(blob) else {
+        return format!("unknown key type: {comment}");
+    };
+    let (bits, label) = match &key {
+        KeyData::Ed25519(_) => (256, "ED25519"),
+        KeyData::Ecdsa(k) => (
+            match k.curve().as_str() {
+                "nistp384" => 384,
+                "nistp521" => 521,
+                _ => 256,
+            },
+            "ECDSA",
+        ),
+        KeyData::Rsa(k) => (mpint_bits(k.n().as_positive_bytes().unwrap_or(&[])), "RSA"),
+        _ => (0, "UNKNOWN"),
+    };
+    let cert = if is_cert { "-CERT" } else { "" };
+    let fp = fingerprint(blob, hash).unwrap_or_default();
+    format!("{bits} {fp} {comment} ({label}{cert})")
+}
+
+/// `ssh-ed25519 AAAA… comment`, as `ssh-add -L` prints.
+pub(crate) fn public_line(blob: &[u8], comment: &[u8]) -> String {
+    let algorithm = agentry_core::wire::Reader::new(blob)
+        .utf8("key type")
+        .unwrap_or_default();
+    let encoded = base64ct::Base64::encode_string(blob);
+    format!("{algorithm} {encoded} {}", String::from_utf8_lossy(comment))
+}
+
+fn mpint_bits(bytes: &[u8]) -> u32 {
+    match bytes.iter().position(|b| *b != 0) {
+        Some(i) => (bytes.len() - i) as u32 * 8 - bytes[i].leading_zeros(),
+        None => 0,
+    }
+}

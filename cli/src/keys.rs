@@ -1,0 +1,345 @@
+//! The client commands, ssh-add style, against the agent `SSH_AUTH_SOCK` names: `list`, `add`,
+//! `remove`, `remove-all`, `lock`, `unlock`, `query` and `status`. Messages go to stderr like
+//! ssh-add's; listings go to stdout.
+
+use crate::keyfiles::{self, FingerprintHash};
+use crate::lifetime::parse_lifetime;
+use crate::passphrase::read_passphrase;
+use crate::{Failure, Outcome};
+use agentry_core::keys::PrivateKey as AgentKey;
+use agentry_core::proto::{AddIdentity, Constraint, Extension, Identity, Request, Response};
+use agentry_platform::client::AgentClient;
+use clap::Args;
+use ssh_encoding::Encode;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use zeroize::Zeroizing;
+
+type Client = AgentClient<UnixStream>;
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Show fingerprints (the default).
+    #[arg(short = 'l', conflicts_with = "public_keys")]
+    fingerprints: bool,
+    /// Show whole public keys.
+    #[arg(short = 'L')]
+    public_keys: bool,
+    /// Fingerprint hash.
+    #[arg(short = 'E', value_enum, default_value = "sha256")]
+    hash: FingerprintHash,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// Forget the keys after this long (seconds, or e.g. 1h30m).
+    #[arg(short = 't', value_name = "LIFE", value_parser = parse_lifetime)]
+    lifetime: Option<std::time::Duration>,
+    /// Ask for confirmation before each use of the keys.
+    #[arg(short = 'c')]
+    confirm: bool,
+    /// OpenSSH private key files.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RemoveArgs {
+    /// Key files (their .pub is used when present) or fingerprints (SHA256:… or MD5:…).
+    #[arg(required = true, value_name = "FILE|FINGERPRINT")]
+    keys: Vec<String>,
+}
+
+fn identities(client: &mut Client) -> Result<Vec<Identity>, Failure> {
+    match client.request(&Request::RequestIdentities)? {
+        Response::Identities(ids) => Ok(ids),
+        _ => Err(Failure::new(format!(
+            "the agent at {} refused to list identities",
+            client.name().display()
+        ))),
+    }
+}
+
+pub(crate) fn list(args: &ListArgs) -> Outcome {
+    let mut client = Client::from_env()?;
+    let ids = identities(&mut client)?;
+    if ids.is_empty() {
+        println!("The agent has no identities.");
+        return Err(Failure::new(""));
+    }
+    for id in &ids {
+        if args.public_keys {
+            println!("{}", keyfiles::public_line(&id.key_blob, &id.comment));
+        } else {
+            println!(
+                "{}",
+                keyfiles::describe(&id.key_blob, &id.comment, args.hash)
+            );
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn add(args: &AddArgs) -> Outcome {
+    let mut client = Client::from_env()?;
+    let mut constraints = Vec::new();
+    if let Some(life) = args.lifetime {
+        constraints.push(Constraint::Lifetime(
+            u32::try_from(life.as_secs()).unwrap_or(u32::MAX),
+        ));
+    }
+    if args.confirm {
+        constraints.push(Constraint::Confirm);
+    }
+    let mut failed = None;
+    for file in &args.files {
+        if let Err(e) = add_file(&mut client, file, &constraints) {
+            if e.code == 2 {
+                return Err(e);
+            }
+            eprintln!("agentry: {}", e.message);
+            failed = Some(Failure::new(""));
+        }
+    }
+    if let Some(life) = args.lifetime.filter(|_| failed.is_none()) {
+        eprintln!("Lifetime set to {} seconds", life.as_secs());
+    }
+    if args.confirm && failed.is_none() {
+        eprintln!("The user must confirm each use of the key");
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+fn add_file(client: &mut Client, file: &std::path::Path, constraints: &[Constraint]) -> Outcome {
+    let name = file.display();
+    let key = keyfiles::read_private_key(file).map_err(Failure::new)?;
+    let comment = key.comment().as_bytes().to_vec();
+    let shown = String::from_utf8_lossy(&comment).into_owned();
+    let plain = AgentKey::new(key.key_data().clone(), None)
+        .map_err(|e| Failure::new(format!("{name}: {e}")))?;
+    send_add(client, plain, &comment, constraints)
+        .map_err(|e| with_message(e, format!("the agent refused to add {name} ({shown})")))?;
+    eprintln!("Identity added: {name} ({shown})");
+    if let Some((cert_path, cert)) = keyfiles::read_certificate_for(file) {
+        let key_id = cert.key_id().to_owned();
+        let certified = AgentKey::new(key.key_data().clone(), Some(cert))
+            .map_err(|e| Failure::new(format!("{}: {e}", cert_path.display())))?;
+        send_add(client, certified, &comment, constraints).map_err(|e| {
+            with_message(
+                e,
+                format!(
+                    "the agent refused to add certificate {}",
+                    cert_path.display()
+                ),
+            )
+        })?;
+        eprintln!("Certificate added: {} ({key_id})", cert_path.display());
+    }
+    Ok(())
+}
+
+/// Keeps a transport failure's own message and exit code; replaces a refusal's message.
+fn with_message(e: Failure, refused: String) -> Failure {
+    if e.message.is_empty() {
+        Failure::new(refused)
+    } else {
+        e
+    }
+}
+
+fn send_add(
+    client: &mut Client,
+    key: AgentKey,
+    comment: &[u8],
+    constraints: &[Constraint],
+) -> Outcome {
+    let request = Request::AddIdentity(Box::new(AddIdentity {
+        key,
+        comment: comment.to_vec(),
+        constraints: constraints.to_vec(),
+        constrained: !constraints.is_empty(),
+    }));
+    match client.request(&request)? {
+        Response::Success => Ok(()),
+        _ => Err(Failure::new("")),
+    }
+}
+
+pub(crate) fn remove(args: &RemoveArgs) -> Outcome {
+    let mut client = Client::from_env()?;
+    let mut outcome = Ok(());
+    for key in &args.keys {
+        if let Err(e) = remove_one(&mut client, key) {
+            if e.code == 2 {
+                return Err(e);
+            }
+            eprintln!("agentry: {}", e.message);
+            outcome = Err(Failure::new(""));
+        }
+    }
+    outcome
+}
+
+fn remove_one(client: &mut Client, key: &str) -> Outcome {
+    let blobs: Vec<Vec<u8>> = if let Some(hash) = fingerprint_kind(key) {
+        let held = identities(client)?;
+        let found: Vec<Vec<u8>> = held
+            .into_iter()
+            .filter(|id| keyfiles::fingerprint(&id.key_blob, hash).as_deref() == Some(key))
+            .map(|id| id.key_blob)
+            .collect();
+        if found.is_empty() {
+            return Err(Failure::new(format!(
+                "no identity with fingerprint {key} in the agent"
+            )));
+        }
+        found
+    } else {
+        let path = PathBuf::from(key);
+        let public = keyfiles::read_public_key(&path).map_err(Failure::new)?;
+        let mut blobs = vec![public
+            .key_data()
+            .encode_vec()
+            .map_err(|e| Failure::new(format!("{key}: {e}")))?];
+        if let Some((_, cert)) = keyfiles::read_certificate_for(&path) {
+            blobs.extend(cert.to_bytes().ok());
+        }
+        blobs
+    };
+    let mut removed = false;
+    for blob in blobs {
+        removed |= matches!(
+            client.request(&Request::RemoveIdentity { key_blob: blob })?,
+            Response::Success
+        );
+    }
+    if removed {
+        eprintln!("Identity removed: {key}");
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "could not remove identity {key}: the agent does not hold it"
+        )))
+    }
+}
+
+fn fingerprint_kind(key: &str) -> Option<FingerprintHash> {
+    if key.starts_with("SHA256:") {
+        Some(FingerprintHash::Sha256)
+    } else if key.starts_with("MD5:") {
+        Some(FingerprintHash::Md5)
+    } else {
+        None
+    }
+}
+
+pub(crate) fn remove_all() -> Outcome {
+    let mut client = Client::from_env()?;
+    match client.request(&Request::RemoveAllIdentities)? {
+        Response::Success => {
+            eprintln!("All identities removed.");
+            Ok(())
+        }
+        _ => Err(Failure::new(format!(
+            "the agent at {} refused to remove all identities",
+            client.name().display()
+        ))),
+    }
+}
+
+pub(crate) fn lock(locking: bool) -> Outcome {
+    let mut client = Client::from_env()?;
+    let passphrase = if locking {
+        let first = read_passphrase("Enter lock password: ").map_err(Failure::new)?;
+        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            let again = read_passphrase("Again: ").map_err(Failure::new)?;
+            if *first != *again {
+                return Err(Failure::new("passwords do not match"));
+            }
+        }
+        first
+    } else {
+        read_passphrase("Enter lock password: ").map_err(Failure::new)?
+    };
+    let passphrase = Zeroizing::new(passphrase.as_bytes().to_vec());
+    let request = if locking {
+        Request::Lock { passphrase }
+    } else {
+        Request::Unlock { passphrase }
+    };
+    let (done, verb) = if locking {
+        ("Agent locked.", "lock")
+    } else {
+        ("Agent unlocked.", "unlock")
+    };
+    match client.request(&request)? {
+        Response::Success => {
+            eprintln!("{done}");
+            Ok(())
+        }
+        _ => Err(Failure::new(format!(
+            "failed to {verb} the agent at {}",
+            client.name().display()
+        ))),
+    }
+}
+
+/// The extension names the agent reports, or `None` when it refuses `query`.
+fn extensions(client: &mut Client) -> Result<Option<Vec<String>>, Failure> {
+    let (payload, skip_name) = match client.request(&Request::Extension(Extension::Query))? {
+        Response::ExtensionResponse(p) => (p, true),
+        Response::SuccessWith(p) => (p, false),
+        _ => return Ok(None),
+    };
+    let mut reader = agentry_core::wire::Reader::new(&payload);
+    let mut names = Vec::new();
+    while !reader.is_empty() {
+        match reader.string() {
+            Ok(name) => names.push(String::from_utf8_lossy(name).into_owned()),
+            Err(_) => break,
+        }
+    }
+    if skip_name && names.first().is_some_and(|n| n == "query") {
+        names.remove(0);
+    }
+    Ok(Some(names))
+}
+
+pub(crate) fn query() -> Outcome {
+    let mut client = Client::from_env()?;
+    match extensions(&mut client)? {
+        Some(names) => {
+            names.iter().for_each(|n| println!("{n}"));
+            Ok(())
+        }
+        None => Err(Failure::new(format!(
+            "the agent at {} does not answer the query extension (it may be locked)",
+            client.name().display()
+        ))),
+    }
+}
+
+pub(crate) fn status() -> Outcome {
+    let mut client = Client::from_env()?;
+    let ids = identities(&mut client)?;
+    let extensions = extensions(&mut client)?;
+    println!("socket: {}", client.name().display());
+    if let Ok(pid) = std::env::var("SSH_AGENT_PID") {
+        println!("pid: {pid}");
+    }
+    // agentry answers nothing but listing, unlock and session-bind while locked.
+    let locked = extensions.is_none() && ids.is_empty();
+    println!(
+        "state: {}",
+        if locked {
+            "locked or not agentry"
+        } else {
+            "running"
+        }
+    );
+    println!("identities: {}", ids.len());
+    if let Some(names) = extensions {
+        println!("extensions: {}", names.join(", "));
+    }
+    Ok(())
+}
