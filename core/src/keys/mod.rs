@@ -1,6 +1,7 @@
 //! Private keys and signing. [`PrivateKey`] is the parsed form a client sends; [`SigningKey`] is
 //! the prepared form the keystore holds and signs with: Ed25519 through `ed25519-dalek`, ECDSA
-//! through RustCrypto's RFC 6979 implementations, RSA through `ring` (constant time).
+//! P-256/P-384 through `ring` (hedged nonces), P-521 through RustCrypto's RFC 6979
+//! implementation (full-width nonces), RSA through `ring` (constant time).
 
 mod private;
 mod rsa;

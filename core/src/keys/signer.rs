@@ -39,10 +39,42 @@ impl std::error::Error for SignError {}
 
 enum Inner {
     Ed25519(ed25519_dalek::SigningKey),
-    P256(p256::ecdsa::SigningKey),
-    P384(p384::ecdsa::SigningKey),
+    /// P-256 and P-384 through ring: constant time, nonces hedged (OS CSPRNG mixed with a
+    /// key-derived secret and the message digest), several times faster than the alternatives.
+    P256(RingEcdsa),
+    P384(RingEcdsa),
     P521(p521::ecdsa::SigningKey),
     Rsa(Box<RsaKey>),
+}
+
+struct RingEcdsa {
+    pair: ring::signature::EcdsaKeyPair,
+    rng: ring::rand::SystemRandom,
+}
+
+impl RingEcdsa {
+    fn new(
+        alg: &'static ring::signature::EcdsaSigningAlgorithm,
+        private: &[u8],
+        public_sec1: &[u8],
+    ) -> Result<Self, SignError> {
+        let rng = ring::rand::SystemRandom::new();
+        let pair = ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
+            alg,
+            private,
+            public_sec1,
+            &rng,
+        )
+        .map_err(|_| SignError::Rejected("ECDSA key halves do not match"))?;
+        Ok(Self { pair, rng })
+    }
+
+    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.pair
+            .sign(&self.rng, data)
+            .map(|sig| sig.as_ref().to_vec())
+            .map_err(|_| SignError::Failed)
+    }
 }
 
 /// A key ready to sign. Key material is zeroized on drop (`ring`'s RSA key excepted: see
@@ -91,7 +123,7 @@ impl SigningKey {
     /// True when a signature costs a few microseconds, so it can be made on the calling task
     /// instead of the blocking pool.
     pub fn is_cheap(&self) -> bool {
-        matches!(self.inner, Inner::Ed25519(_))
+        matches!(self.inner, Inner::Ed25519(_) | Inner::P256(_))
     }
 
     /// RSA modulus size in bits (0 for other key types).
@@ -112,14 +144,8 @@ impl SigningKey {
                 let sig = k.sign(data);
                 w.string(b"ssh-ed25519").string(&sig.to_bytes());
             }
-            Inner::P256(k) => {
-                let sig: p256::ecdsa::Signature = k.sign(data);
-                ecdsa_blob(&mut w, "ecdsa-sha2-nistp256", &sig.to_bytes());
-            }
-            Inner::P384(k) => {
-                let sig: p384::ecdsa::Signature = k.sign(data);
-                ecdsa_blob(&mut w, "ecdsa-sha2-nistp384", &sig.to_bytes());
-            }
+            Inner::P256(k) => ecdsa_blob(&mut w, "ecdsa-sha2-nistp256", &k.sign(data)?),
+            Inner::P384(k) => ecdsa_blob(&mut w, "ecdsa-sha2-nistp384", &k.sign(data)?),
             Inner::P521(k) => {
                 let sig: p521::ecdsa::Signature = k.sign(data);
                 ecdsa_blob(&mut w, "ecdsa-sha2-nistp521", &sig.to_bytes());
@@ -146,20 +172,16 @@ fn ecdsa(k: &EcdsaKeypair) -> Result<Inner, SignError> {
     let mismatch = SignError::Rejected("ECDSA public key does not match");
     let bad = SignError::Rejected("ECDSA private scalar out of range");
     Ok(match k {
-        EcdsaKeypair::NistP256 { public, private } => {
-            let sk = p256::ecdsa::SigningKey::from_slice(private.as_slice()).map_err(|_| bad)?;
-            if *sk.verifying_key().to_sec1_bytes() != *public.as_bytes() {
-                return Err(mismatch);
-            }
-            Inner::P256(sk)
-        }
-        EcdsaKeypair::NistP384 { public, private } => {
-            let sk = p384::ecdsa::SigningKey::from_slice(private.as_slice()).map_err(|_| bad)?;
-            if *sk.verifying_key().to_sec1_bytes() != *public.as_bytes() {
-                return Err(mismatch);
-            }
-            Inner::P384(sk)
-        }
+        EcdsaKeypair::NistP256 { public, private } => Inner::P256(RingEcdsa::new(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            private.as_slice(),
+            public.as_bytes(),
+        )?),
+        EcdsaKeypair::NistP384 { public, private } => Inner::P384(RingEcdsa::new(
+            &ring::signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+            private.as_slice(),
+            public.as_bytes(),
+        )?),
         EcdsaKeypair::NistP521 { public, private } => {
             let sk = p521::ecdsa::SigningKey::from_slice(private.as_slice()).map_err(|_| bad)?;
             if *sk.verifying_key().to_sec1_bytes() != *public.as_bytes() {
