@@ -1,1 +1,12 @@
-//! agentry test support
+//! Shared pieces of agentry's black-box tests: the [`transport::Transport`] abstraction the
+//! conformance suite is written against, an in-process agent served on a temporary Unix socket
+//! ([`server::TestAgent`]), fixture access ([`fixtures`]) and helpers for driving real tools
+//! ([`tools`]). The tests themselves live in `tests/`.
+
+pub mod fixtures;
+pub mod transport;
+
+#[cfg(unix)]
+pub mod server;
+#[cfg(unix)]
+pub mod tools;

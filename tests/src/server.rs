@@ -1,0 +1,123 @@
+//! An agent served in-process on a temporary Unix socket, for tests that drive it with real
+//! tools. The server runs on its own thread and runtime, so tests stay plain blocking code; it
+//! shuts down (and its socket directory is removed) when the [`TestAgent`] is dropped.
+
+use agentry_core::prompt::{ConfirmRequest, PromptFuture, Prompter};
+use agentry_core::{Agent, AgentOptions};
+use agentry_platform::unix::{bind_agent_socket, serve};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A running in-process agent.
+#[derive(Debug)]
+pub struct TestAgent {
+    agent: Agent,
+    path: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// A private (0700) temporary directory.
+pub fn private_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix("agentry-test-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .expect("create temp dir")
+}
+
+impl TestAgent {
+    /// Serves a default agent.
+    pub fn start() -> Self {
+        Self::serve(Agent::new(AgentOptions::new()))
+    }
+
+    /// Serves `agent` on a fresh socket.
+    pub fn serve(agent: Agent) -> Self {
+        let dir = private_tempdir();
+        let path = dir.path().join("agent.sock");
+        let mut socket = bind_agent_socket(Some(&path)).expect("bind test socket");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = agent.clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("test runtime");
+            runtime.block_on(async move {
+                let listener = socket.tokio_listener().expect("tokio listener");
+                ready_tx.send(()).expect("signal ready");
+                serve(listener, served, stopped).await;
+                drop(socket);
+            });
+        });
+        ready_rx.recv().expect("server thread started");
+        Self {
+            agent,
+            path,
+            stop: Some(stop),
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+
+    /// The socket path (for `SSH_AUTH_SOCK`).
+    pub fn socket(&self) -> &Path {
+        &self.path
+    }
+
+    /// The agent being served, for looking inside.
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+}
+
+impl Drop for TestAgent {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A [`Prompter`] whose answer the test sets, and which records every question.
+#[derive(Debug, Default)]
+pub struct ScriptedPrompter {
+    allow: AtomicBool,
+    asked: Mutex<Vec<ConfirmRequest>>,
+}
+
+impl ScriptedPrompter {
+    /// A prompter answering `allow` until told otherwise.
+    pub fn answering(allow: bool) -> Arc<Self> {
+        let prompter = Arc::new(Self::default());
+        prompter.set_answer(allow);
+        prompter
+    }
+
+    /// Changes the answer.
+    pub fn set_answer(&self, allow: bool) {
+        self.allow.store(allow, Ordering::SeqCst);
+    }
+
+    /// Questions asked so far.
+    pub fn asked(&self) -> Vec<ConfirmRequest> {
+        self.asked.lock().expect("prompter log").clone()
+    }
+}
+
+impl Prompter for ScriptedPrompter {
+    fn confirm(&self, request: ConfirmRequest) -> PromptFuture<bool> {
+        self.asked.lock().expect("prompter log").push(request);
+        let allow = self.allow.load(Ordering::SeqCst);
+        Box::pin(async move { allow })
+    }
+}

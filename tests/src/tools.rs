@@ -1,0 +1,56 @@
+//! Running real tools (OpenSSH, PuTTY, runuser) from tests. A missing tool fails the test with
+//! a message saying what to install: interop tests never pass by skipping.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The full path of `tool`, or a panic naming the package that provides it.
+pub fn require_tool(tool: &str, package: &str) -> PathBuf {
+    if tool.starts_with('/') {
+        if Path::new(tool).exists() {
+            return PathBuf::from(tool);
+        }
+    } else if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            let candidate = dir.join(tool);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    panic!("this test needs `{tool}`, which is not installed: install the `{package}` package (scripts install openssh-client openssh-server putty-tools)");
+}
+
+/// A command for `tool` talking to the agent at `socket`, with a clean environment for it.
+pub fn agent_command(tool: &Path, socket: &Path) -> Command {
+    let mut command = Command::new(tool);
+    command
+        .env("SSH_AUTH_SOCK", socket)
+        .env_remove("SSH_AGENT_PID")
+        .env_remove("DISPLAY")
+        .env_remove("SSH_ASKPASS")
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// Runs `command` and returns its output, panicking if it cannot start.
+pub fn run(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+}
+
+/// `output`'s stdout and stderr, for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// True when this process runs as root.
+pub fn running_as_root() -> bool {
+    agentry_platform::unix::peer::our_uid() == 0
+}

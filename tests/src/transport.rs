@@ -1,0 +1,80 @@
+//! What the conformance suite needs from a transport: open a connection, send bytes, receive one
+//! reply body. Every transport (Unix socket now; named pipe and WM_COPYDATA later) implements
+//! [`Transport`], and the suite in `tests/conformance.rs` runs unchanged over each.
+
+use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
+use std::io::{self, Read, Write};
+
+/// One client connection to the agent.
+pub trait Connection {
+    /// Sends raw bytes (a whole frame, or deliberately broken ones).
+    fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Receives one reply body; `None` when the agent closed the connection.
+    fn recv(&mut self) -> io::Result<Option<Vec<u8>>>;
+
+    /// Sends one message body and returns the reply body; panics if the agent hangs up.
+    fn call(&mut self, body: &[u8]) -> Vec<u8> {
+        self.send_raw(&encode_frame(body)).expect("send request");
+        self.recv()
+            .expect("receive reply")
+            .expect("agent closed the connection instead of replying")
+    }
+}
+
+/// A way to reach the agent under test.
+pub trait Transport {
+    /// Short name for messages (`unix socket`).
+    fn name(&self) -> &str;
+    /// Opens a new connection.
+    fn connect(&self) -> io::Result<Box<dyn Connection>>;
+}
+
+/// A [`Connection`] over any byte stream carrying `uint32 length || body` frames.
+#[derive(Debug)]
+pub struct StreamConnection<S>(pub S);
+
+impl<S: Read + Write> Connection for StreamConnection<S> {
+    fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.write_all(bytes)?;
+        self.0.flush()
+    }
+
+    fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let mut header = [0u8; HEADER_LEN];
+        match self.0.read_exact(&mut header) {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        }
+        let len = body_len_from_header(u32::from_be_bytes(header))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let mut body = vec![0u8; len];
+        self.0.read_exact(&mut body)?;
+        Ok(Some(body))
+    }
+}
+
+/// The Unix socket transport.
+#[cfg(unix)]
+#[derive(Debug)]
+pub struct UnixSocketTransport(pub std::path::PathBuf);
+
+#[cfg(unix)]
+impl Transport for UnixSocketTransport {
+    fn name(&self) -> &str {
+        "unix socket"
+    }
+
+    fn connect(&self) -> io::Result<Box<dyn Connection>> {
+        let stream = std::os::unix::net::UnixStream::connect(&self.0)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+        Ok(Box::new(StreamConnection(stream)))
+    }
+}
