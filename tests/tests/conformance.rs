@@ -179,9 +179,12 @@ fn largest_frame_is_answered(t: &dyn Transport) {
     assert_eq!(conn.call(&body), FAILURE);
 }
 
+/// One conformance case: gets a transport to a fresh agent.
+type Case = fn(&dyn Transport);
+
 /// Runs every case on a fresh agent from `fresh`.
 fn run_suite<T: Transport>(fresh: impl Fn() -> T) {
-    let cases: &[(&str, fn(&dyn Transport))] = &[
+    let cases: &[(&str, Case)] = &[
         ("list_is_empty_at_start", list_is_empty_at_start),
         (
             "every_fixture_key_type",
