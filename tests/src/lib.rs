@@ -9,4 +9,6 @@ pub mod transport;
 #[cfg(unix)]
 pub mod server;
 #[cfg(unix)]
+pub mod sshd;
+#[cfg(unix)]
 pub mod tools;

@@ -1,0 +1,113 @@
+//! A throwaway `sshd` on a loopback port for interop tests: temporary host key, config,
+//! authorized keys and pid file; `UsePAM no` and `StrictModes no` so it runs from a temp
+//! directory. Killed when dropped.
+
+use crate::server::private_tempdir;
+use crate::tools::{require_tool, run};
+use std::io::Write;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running sshd.
+#[derive(Debug)]
+pub struct TestSshd {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl TestSshd {
+    /// Starts sshd accepting the given public keys (OpenSSH `.pub` lines) for our user.
+    pub fn start(authorized_keys: &[String]) -> Self {
+        let sshd = require_tool("/usr/sbin/sshd", "openssh-server");
+        let keygen = require_tool("ssh-keygen", "openssh-client");
+        let dir = private_tempdir();
+        let host_key = dir.path().join("host_ed25519");
+        let made = run(Command::new(keygen)
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&host_key));
+        assert!(made.status.success(), "ssh-keygen for the host key failed");
+        let authorized = dir.path().join("authorized_keys");
+        std::fs::write(&authorized, authorized_keys.join("")).unwrap();
+        let port = free_port();
+        let config = dir.path().join("sshd_config");
+        let mut file = std::fs::File::create(&config).unwrap();
+        write!(
+            file,
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\n\
+             UsePAM no\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\n",
+            host_key.display(),
+            dir.path().join("sshd.pid").display(),
+            authorized.display()
+        )
+        .unwrap();
+        if crate::tools::running_as_root() {
+            // sshd's privilege separation directory.
+            std::fs::create_dir_all("/run/sshd").unwrap();
+        }
+        let child = Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("sshd.log")).unwrap())
+            .spawn()
+            .expect("start sshd");
+        let server = Self { child, port, dir };
+        server.wait_until_listening();
+        server
+    }
+
+    fn wait_until_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its host public key file.
+    pub fn host_key_pub(&self) -> PathBuf {
+        self.dir.path().join("host_ed25519.pub")
+    }
+
+    /// What sshd logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+
+    /// A scratch directory that lives as long as the server.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TestSshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a free port");
+    listener.local_addr().unwrap().port()
+}
+
+/// The user name tests log in as (ours).
+pub fn current_user() -> String {
+    let out = run(Command::new("id").arg("-un"));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
