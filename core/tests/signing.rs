@@ -190,3 +190,42 @@ async fn p521_nonces_use_the_full_width() {
     assert!(widest >= 519, "widest nonce only {widest} bits");
     assert!(above_512 >= 50, "only {above_512}/64 nonces above 512 bits");
 }
+
+fn add_ppk_body(file: &str) -> Vec<u8> {
+    let ppk = std::fs::read(fixtures().join("keys/ppk").join(file)).unwrap();
+    agentry_core::proto::Request::Extension(agentry_core::proto::Extension::AddPpk {
+        ppk: zeroize::Zeroizing::new(ppk),
+        constraints: Vec::new(),
+    })
+    .encode()
+    .to_vec()
+}
+
+/// PuTTY's `add-ppk` with files written by the real `puttygen`: each holds the same key material
+/// as its OpenSSH twin, so it must list under the same public blob and sign. (RSA PPK files need
+/// agentry's own PPK reader, which comes with the key-sources work.)
+#[tokio::test]
+async fn puttygen_ppk_files_added_with_add_ppk_sign() {
+    let agent = Agent::new(AgentOptions::new());
+    for (file, twin, flags) in [
+        ("ed25519.ppk", "ed25519", 0),
+        ("ecdsa-p256.ppk", "ecdsa-p256", 0),
+    ] {
+        let reply = call(&agent, &mut session(), &add_ppk_body(file)).await;
+        assert_eq!(reply, Response::Success, "{file}");
+        let blob = public_blob(twin);
+        assert!(identities(&agent).await.contains(&blob), "{file}");
+        let Response::Signature(sig) = sign(&agent, &blob, b"ppk", flags).await else {
+            panic!("{file}: no signature")
+        };
+        verify(&blob, b"ppk", &sig).unwrap();
+    }
+    // Encrypted PPK files need deferred decryption (not implemented yet): refused, not hung.
+    let reply = call(
+        &agent,
+        &mut session(),
+        &add_ppk_body("ed25519-encrypted.ppk"),
+    )
+    .await;
+    assert_eq!(reply, Response::ExtensionFailure);
+}

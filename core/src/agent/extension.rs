@@ -2,8 +2,8 @@
 //! extension gets `SSH_AGENT_EXTENSION_FAILURE`; a known one that fails gets it too.
 
 use super::Agent;
-use crate::keys::verify_signature;
-use crate::proto::{Extension, Response, SessionBind, EXTENSION_NAMES};
+use crate::keys::{verify_signature, PrivateKey};
+use crate::proto::{Constraint, Extension, Response, SessionBind, EXTENSION_NAMES};
 use crate::session::{BoundSession, Session, MAX_SESSION_BINDS};
 use crate::wire::Writer;
 
@@ -35,10 +35,13 @@ impl Agent {
                 }
                 Response::SuccessWith(w.into_bytes())
             }
-            Extension::AddPpk { .. } => {
-                tracing::info!(target: "agentry::proto", "add-ppk: PPK files are not supported yet");
-                Response::ExtensionFailure
-            }
+            Extension::AddPpk { ppk, constraints } => match self.add_ppk(&ppk, constraints) {
+                Ok(()) => Response::Success,
+                Err(why) => {
+                    tracing::info!(target: "agentry::keys", reason = %why, "add-ppk refused");
+                    Response::ExtensionFailure
+                }
+            },
             Extension::Reencrypt { .. } => {
                 // No key is held in encrypted form yet, so none can be re-encrypted; PuTTY answers
                 // a key without an encrypted form (or an unknown key) with an extension failure.
@@ -60,6 +63,26 @@ impl Agent {
                 Response::ExtensionFailure
             }
         }
+    }
+}
+
+impl Agent {
+    /// PuTTY's `add-ppk`: a whole PPK file (v2 or v3). Unencrypted files are added at once;
+    /// encrypted ones need deferred decryption, which is not implemented yet.
+    fn add_ppk(&self, ppk: &[u8], constraints: Vec<Constraint>) -> Result<(), String> {
+        let text = core::str::from_utf8(ppk).map_err(|_| "PPK file is not text".to_owned())?;
+        let encryption = text
+            .lines()
+            .find_map(|line| line.strip_prefix("Encryption:"))
+            .map(str::trim);
+        if encryption != Some("none") {
+            return Err("encrypted PPK files need deferred decryption (not supported yet)".into());
+        }
+        let key = ssh_key::PrivateKey::from_ppk(text, None)
+            .map_err(|e| format!("PPK file not readable: {e}"))?;
+        let private = PrivateKey::new(key.key_data().clone(), None).map_err(|e| e.to_string())?;
+        self.add_key(private, key.comment().as_bytes().to_vec(), constraints)
+            .map_err(|e| e.to_string())
     }
 }
 
