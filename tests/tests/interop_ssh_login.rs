@@ -72,7 +72,7 @@ fn ssh_logs_in_with_each_key_type() {
 fn plink_logs_in_through_the_agent() {
     let plink = require_tool("plink", "putty-tools");
     let sshd = TestSshd::start(&authorized());
-    let host_key = ssh_key::PublicKey::read_openssh_file(&sshd.host_key_pub()).unwrap();
+    let host_key = ssh_key::PublicKey::read_openssh_file(sshd.host_key_pub()).unwrap();
     let fingerprint = host_key.fingerprint(ssh_key::HashAlg::Sha256).to_string();
     for name in KEYS {
         let agent = agent_with(name);
