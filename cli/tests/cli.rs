@@ -1,0 +1,264 @@
+//! The `agentry` binary end to end: `start` in the background and in the foreground with a
+//! command, the ssh-agent shell lines, `stop` with cleanup, refusal of unsafe directories and
+//! live sockets, and the client commands against the started agent (exit codes 0/1/2).
+#![cfg(unix)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn agentry() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
+    command
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("SSH_AGENT_PID")
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::null());
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("run agentry")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn private_tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .unwrap()
+}
+
+fn fixture_key(dir: &Path, name: &str) -> PathBuf {
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys");
+    for suffix in ["", ".pub"] {
+        let to = dir.join(format!("{name}{suffix}"));
+        std::fs::copy(keys.join(format!("{name}{suffix}")), &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    dir.join(name)
+}
+
+/// A background agent started with `agentry start -s -a PATH`, stopped on drop.
+struct Daemon {
+    socket: PathBuf,
+    pid: u32,
+}
+
+impl Daemon {
+    fn start(socket: &Path) -> Self {
+        let out = run(agentry().args(["start", "-s", "-a"]).arg(socket));
+        assert!(out.status.success(), "start: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let pid: u32 = stdout
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("echo Agent pid ")?
+                    .strip_suffix(';')?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no pid line in {stdout:?}"));
+        assert_eq!(
+            stdout,
+            format!(
+                "SSH_AUTH_SOCK={}; export SSH_AUTH_SOCK;\nSSH_AGENT_PID={pid}; export SSH_AGENT_PID;\necho Agent pid {pid};\n",
+                socket.display()
+            )
+        );
+        Self {
+            socket: socket.to_owned(),
+            pid,
+        }
+    }
+
+    fn client(&self) -> Command {
+        let mut command = agentry();
+        command
+            .env("SSH_AUTH_SOCK", &self.socket)
+            .env("SSH_AGENT_PID", self.pid.to_string());
+        command
+    }
+
+    fn stop(&self) -> Output {
+        run(self.client().args(["stop", "-s"]))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+fn wait_until_gone(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while path.exists() {
+        assert!(Instant::now() < deadline, "{} still exists", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn background_agent_serves_clients_and_stops_cleanly() {
+    let dir = private_tempdir();
+    let keys = private_tempdir();
+    let sub = dir.path().join("agentry");
+    let daemon = Daemon::start(&sub.join("agent.sock"));
+    let mode = std::fs::metadata(&daemon.socket)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let empty = run(daemon.client().arg("list"));
+    assert_eq!(empty.status.code(), Some(1));
+    assert_eq!(text(&empty.stdout), "The agent has no identities.\n");
+
+    let key = fixture_key(keys.path(), "ed25519-encrypted");
+    let mut add = daemon.client();
+    add.arg("add")
+        .arg(&key)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = add.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse\n")
+        .unwrap();
+    let added = child.wait_with_output().unwrap();
+    assert!(added.status.success(), "add: {}", text(&added.stderr));
+
+    let listed = run(daemon.client().args(["list", "-L"]));
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    assert_eq!(text(&listed.stdout).trim(), public.trim());
+
+    let fingerprint = run(daemon.client().arg("list"));
+    let fp = text(&fingerprint.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    assert!(fp.starts_with("SHA256:"), "{fp}");
+    let removed = run(daemon.client().args(["remove", &fp]));
+    assert!(removed.status.success(), "{}", text(&removed.stderr));
+    assert_eq!(run(daemon.client().arg("list")).status.code(), Some(1));
+
+    let again = run(agentry().args(["start", "-a"]).arg(&daemon.socket));
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        text(&again.stderr),
+        format!(
+            "agentry: an agent is already listening at {}\n",
+            daemon.socket.display()
+        )
+    );
+
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", text(&stopped.stderr));
+    assert_eq!(
+        text(&stopped.stdout),
+        format!(
+            "unset SSH_AUTH_SOCK;\nunset SSH_AGENT_PID;\necho Agent pid {} killed;\n",
+            daemon.pid
+        )
+    );
+    wait_until_gone(&daemon.socket);
+    wait_until_gone(&sub);
+    let unreachable = run(daemon.client().arg("list"));
+    assert_eq!(unreachable.status.code(), Some(2));
+    assert!(text(&unreachable.stderr).contains(&daemon.socket.display().to_string()));
+}
+
+#[test]
+fn foreground_agent_runs_a_command_and_exits_with_its_status() {
+    let dir = private_tempdir();
+    let socket = dir.path().join("agent.sock");
+    let out = run(agentry()
+        .args(["start", "-a"])
+        .arg(&socket)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "test \"$SSH_AUTH_SOCK\" = \"$0\" && ssh-add -l; exit $(( $? + 40 ))",
+        ])
+        .arg(&socket));
+    // ssh-add -l on the empty agent exits 1, so the command exits 41.
+    assert_eq!(out.status.code(), Some(41), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "The agent has no identities.\n");
+    assert!(!socket.exists(), "socket left behind");
+}
+
+#[test]
+fn unsafe_directory_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run(agentry()
+        .args(["start", "-D", "-a"])
+        .arg(dir.path().join("s")));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("refusing") && err.contains(&dir.path().display().to_string()),
+        "{err}"
+    );
+    assert!(err.contains("0755"), "{err}");
+}
+
+#[test]
+fn csh_syntax_and_stop_without_pid() {
+    let dir = private_tempdir();
+    let socket = dir.path().join("agent.sock");
+    let out = run(agentry().args(["start", "-c", "-a"]).arg(&socket));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!(
+            "setenv SSH_AUTH_SOCK {};\nsetenv SSH_AGENT_PID ",
+            socket.display()
+        )),
+        "{stdout}"
+    );
+    let pid = stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim_start_matches("setenv SSH_AGENT_PID ")
+        .trim_end_matches(';');
+    let stopped = run(agentry().args(["stop", "-c"]).env("SSH_AGENT_PID", pid));
+    assert!(text(&stopped.stdout).starts_with("unsetenv SSH_AUTH_SOCK;\n"));
+    wait_until_gone(&socket);
+    let no_pid = run(agentry().arg("stop"));
+    assert_eq!(no_pid.status.code(), Some(1));
+    assert!(text(&no_pid.stderr).contains("SSH_AGENT_PID"));
+}
+
+#[test]
+fn no_agent_is_status_2_and_help_and_version_work() {
+    let out = run(agentry().arg("list"));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "agentry: cannot reach the agent: SSH_AUTH_SOCK is not set\n"
+    );
+    let version = run(agentry().arg("--version"));
+    assert_eq!(
+        text(&version.stdout),
+        format!("agentry {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    for sub in ["start", "stop", "list", "add", "remove", "lock"] {
+        let help = run(agentry().args([sub, "--help"]));
+        assert!(
+            help.status.success() && text(&help.stdout).contains("Usage"),
+            "{sub} --help"
+        );
+    }
+}
