@@ -141,6 +141,43 @@ fn background_agent_serves_clients_and_stops_cleanly() {
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     assert_eq!(text(&listed.stdout).trim(), public.trim());
 
+    let status = run(daemon.client().arg("status"));
+    assert!(
+        text(&status.stdout).contains("identities: 1"),
+        "{}",
+        text(&status.stdout)
+    );
+    let pem = fixture_key(keys.path(), "rsa-2048-pem");
+    let refused = run(daemon.client().arg("add").arg(&pem));
+    assert_eq!(refused.status.code(), Some(1));
+    let err = text(&refused.stderr);
+    assert!(
+        err.contains(&pem.display().to_string()) && err.contains("PEM"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for (verb, pass, code) in [("lock", "pw", 0), ("unlock", "bad", 1), ("unlock", "pw", 0)] {
+        let mut command = daemon.client();
+        command
+            .arg(verb)
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{pass}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{verb} {pass}: {}",
+            text(&out.stderr)
+        );
+    }
+
     let fingerprint = run(daemon.client().arg("list"));
     let fp = text(&fingerprint.stdout)
         .split_whitespace()
