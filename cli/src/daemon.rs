@@ -68,6 +68,7 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Err(e) = process::harden_process() {
         tracing::warn!("cannot disable core dumps: {e}");
