@@ -3,6 +3,8 @@
 //! holds only the command line and the exit status rules (ssh-add's: 0 ok, 1 failure or no
 //! identities, 2 no agent); the work is in the modules.
 
+#![forbid(unsafe_code)]
+
 mod daemon;
 mod keyfiles;
 mod keys;

@@ -42,6 +42,12 @@ impl AgentOptions {
         self
     }
 
+    /// Sets [`AgentOptions::confirm_all`].
+    pub fn confirm_all(mut self, confirm: bool) -> Self {
+        self.confirm_all = confirm;
+        self
+    }
+
     /// Sets [`AgentOptions::default_lifetime`].
     pub fn default_lifetime(mut self, lifetime: Option<Duration>) -> Self {
         self.default_lifetime = lifetime;
