@@ -229,3 +229,36 @@ async fn puttygen_ppk_files_added_with_add_ppk_sign() {
     .await;
     assert_eq!(reply, Response::ExtensionFailure);
 }
+
+/// Regression (found by the frame_decoder fuzzer): OpenSSH sends an ECDSA private scalar as a
+/// minimal mpint, so a P-256 key whose scalar starts with a zero byte arrives as 31 bytes. It
+/// must be accepted, sign, and re-encode byte for byte.
+#[tokio::test]
+async fn ecdsa_scalar_with_leading_zero_byte_is_accepted() {
+    let mut scalar = [0x42u8; 32];
+    scalar[0] = 0;
+    let sk = p256::ecdsa::SigningKey::from_slice(&scalar).unwrap();
+    let point = sk.verifying_key().to_sec1_bytes();
+    let mut w = agentry_core::wire::Writer::new();
+    w.u8(17)
+        .string(b"ecdsa-sha2-nistp256")
+        .string(b"nistp256")
+        .string(&point)
+        .string(&scalar[1..])
+        .string(b"short scalar");
+    let body = w.into_bytes();
+    let request = agentry_core::proto::Request::decode(&body).expect("decodes");
+    assert_eq!(request.encode().as_slice(), body.as_slice());
+
+    let agent = Agent::new(AgentOptions::new());
+    assert_eq!(call(&agent, &mut session(), &body).await, Response::Success);
+    let mut blob = agentry_core::wire::Writer::new();
+    blob.string(b"ecdsa-sha2-nistp256")
+        .string(b"nistp256")
+        .string(&point);
+    let blob = blob.into_bytes();
+    let Response::Signature(sig) = sign(&agent, &blob, b"z", 0).await else {
+        panic!("no signature")
+    };
+    verify(&blob, b"z", &sig).unwrap();
+}

@@ -95,6 +95,17 @@ impl PrivateKey {
             r.string()?;
             return Self::decode_cert(base, r);
         }
+        if name.starts_with("ecdsa-sha2-") {
+            // Read the fields ourselves: OpenSSH writes the scalar as a minimal mpint, which can
+            // be shorter than ssh-key accepts (1 key in 256 has a leading zero byte).
+            let mut plain = Writer::new();
+            plain
+                .string(r.string()?)
+                .string(r.string()?)
+                .string(r.string()?);
+            push_ecdsa_scalar(&mut plain, name, r.string()?)?;
+            return Self::new(decode_plain(&plain.into_bytes())?, None);
+        }
         let mut rest = r.remaining();
         let before = rest.len();
         let keypair = KeypairData::decode(&mut rest).map_err(key_error)?;
@@ -123,7 +134,8 @@ impl PrivateKey {
                     .string(pk.algorithm().as_str().as_bytes())
                     .string(pk.curve().as_str().as_bytes())
                     .string(pk.as_sec1_bytes());
-                1 // mpint d
+                push_ecdsa_scalar(&mut plain, pk.algorithm().as_str(), r.string()?)?;
+                0 // mpint d, already copied
             }
             KeyData::Rsa(pk) => {
                 plain
@@ -137,13 +149,7 @@ impl PrivateKey {
         for _ in 0..private_fields {
             plain.string(r.string()?);
         }
-        let plain = Zeroizing::new(plain.into_bytes());
-        let mut slice = plain.as_slice();
-        let keypair = KeypairData::decode(&mut slice).map_err(key_error)?;
-        if !slice.is_empty() {
-            return Err(WireError::TrailingBytes);
-        }
-        Self::new(keypair, Some(cert))
+        Self::new(decode_plain(&plain.into_bytes())?, Some(cert))
     }
 
     /// Encodes the key part of an add-identity message, inverse of [`PrivateKey::decode_wire`].
@@ -181,6 +187,36 @@ impl PrivateKey {
         let fields = Zeroizing::new(fields.into_bytes());
         w.raw(&private).raw(&fields);
     }
+}
+
+/// Parses a complete plain private-key encoding (algorithm name and fields), then wipes it.
+fn decode_plain(encoded: &[u8]) -> Result<KeypairData, WireError> {
+    let encoded = Zeroizing::new(encoded.to_vec());
+    let mut slice = encoded.as_slice();
+    let keypair = KeypairData::decode(&mut slice).map_err(key_error)?;
+    if !slice.is_empty() {
+        return Err(WireError::TrailingBytes);
+    }
+    Ok(keypair)
+}
+
+/// Appends an ECDSA private scalar (an `mpint` as sent) left-padded to the curve's width.
+fn push_ecdsa_scalar(w: &mut Writer, algorithm: &str, mpint: &[u8]) -> Result<(), WireError> {
+    let width = match algorithm {
+        "ecdsa-sha2-nistp256" => 32,
+        "ecdsa-sha2-nistp384" => 48,
+        "ecdsa-sha2-nistp521" => 66,
+        _ => return Err(WireError::Invalid("unsupported key type")),
+    };
+    let first = mpint.iter().position(|b| *b != 0).unwrap_or(mpint.len());
+    let magnitude = &mpint[first..];
+    if magnitude.len() > width {
+        return Err(WireError::Invalid("ECDSA private scalar too long"));
+    }
+    let mut padded = Zeroizing::new(vec![0u8; width]);
+    padded[width - magnitude.len()..].copy_from_slice(magnitude);
+    w.string(&padded);
+    Ok(())
 }
 
 /// The public half of a supported keypair.
