@@ -3,7 +3,7 @@
 //! lifetime, so an expired key is never listed or used.
 
 use crate::keys::SigningKey;
-use crate::proto::{DestinationConstraint, Identity};
+use crate::proto::DestinationConstraint;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::time::Instant;
@@ -97,14 +97,5 @@ impl Keystore {
         self.order
             .values()
             .filter_map(|blob| self.by_blob.get(blob).map(|(_, e)| e))
-    }
-
-    pub(crate) fn identities(&self) -> Vec<Identity> {
-        self.entries()
-            .map(|e| Identity {
-                key_blob: e.blob.clone(),
-                comment: e.comment.clone(),
-            })
-            .collect()
     }
 }

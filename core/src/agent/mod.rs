@@ -4,6 +4,7 @@
 //! reply. Locks are held only for map lookups: prompts and signatures run with none held, so a
 //! slow request never holds up another connection.
 
+mod destination;
 mod extension;
 mod keystore;
 mod lock;
@@ -132,10 +133,10 @@ impl Agent {
             };
         }
         match request {
-            Request::RequestIdentities => Response::Identities(self.keys().identities()),
+            Request::RequestIdentities => Response::Identities(self.identities(session)),
             Request::Sign(sign) => self.sign(session, sign).await,
-            Request::AddIdentity(add) => self.add(*add),
-            Request::RemoveIdentity { key_blob } => status(self.keys().remove(&key_blob)),
+            Request::AddIdentity(add) => self.add(session, *add),
+            Request::RemoveIdentity { key_blob } => self.remove(session, &key_blob),
             Request::RemoveAllIdentities => {
                 self.keys().clear();
                 Response::Success
@@ -218,7 +219,36 @@ impl Agent {
         Ok(())
     }
 
-    fn add(&self, add: AddIdentity) -> Response {
+    /// Identities this connection may see: destination-restricted keys only where usable.
+    fn identities(&self, session: &Session) -> Vec<crate::proto::Identity> {
+        self.keys()
+            .entries()
+            .filter(|e| destination::identity_permitted(e, session, None).is_ok())
+            .map(|e| crate::proto::Identity {
+                key_blob: e.blob.clone(),
+                comment: e.comment.clone(),
+            })
+            .collect()
+    }
+
+    fn remove(&self, session: &Session, key_blob: &[u8]) -> Response {
+        let mut keys = self.keys();
+        if let Some(entry) = keys.get(key_blob) {
+            if let Err(why) = destination::identity_permitted(&entry, session, None) {
+                tracing::info!(target: "agentry::keys", reason = why, "remove refused");
+                return Response::Failure;
+            }
+        }
+        status(keys.remove(key_blob))
+    }
+
+    fn add(&self, session: &Session, add: AddIdentity) -> Response {
+        if let Some(existing) = self.keys().get(&add.key.public_blob()) {
+            if let Err(why) = destination::identity_permitted(&existing, session, None) {
+                tracing::info!(target: "agentry::keys", reason = why, "replacing a restricted key refused");
+                return Response::Failure;
+            }
+        }
         match self.add_key(add.key, add.comment, add.constraints) {
             Ok(()) => Response::Success,
             Err(e) => {
@@ -233,7 +263,14 @@ impl Agent {
             tracing::debug!(target: "agentry::sign", "sign request for a key the agent does not hold");
             return Response::Failure;
         };
-        if entry.confirm && !self.confirm(session, &entry).await {
+        let hop_names = match check_destination(&entry, session, &req) {
+            Ok(names) => names,
+            Err(why) => {
+                tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, reason = why, "destination restriction refused the signature");
+                return Response::Failure;
+            }
+        };
+        if entry.confirm && !self.confirm(session, &entry, &hop_names).await {
             tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, "use not confirmed");
             return Response::Failure;
         }
@@ -256,7 +293,7 @@ impl Agent {
         }
     }
 
-    async fn confirm(&self, session: &Session, entry: &Entry) -> bool {
+    async fn confirm(&self, session: &Session, entry: &Entry, hop_names: &[String]) -> bool {
         let Some(prompter) = &self.shared.prompter else {
             return false;
         };
@@ -268,7 +305,11 @@ impl Agent {
             forwarding_path: session
                 .binds()
                 .iter()
-                .map(|b| crate::keys::host_label(&b.host_key))
+                .enumerate()
+                .map(|(i, b)| match hop_names.get(i) {
+                    Some(name) if !name.is_empty() => name.clone(),
+                    _ => crate::keys::host_label(&b.host_key),
+                })
                 .collect(),
             forwarded: session.is_forwarded(),
         };
@@ -333,6 +374,36 @@ impl Agent {
             .lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// OpenSSH's checks for a destination-restricted key in `process_sign_request2`: only on a
+/// bound connection, only for a user-authentication request for this key, permitted along the
+/// whole chain, and for the session and host the connection was last bound to.
+fn check_destination(
+    entry: &Entry,
+    session: &Session,
+    req: &SignRequest,
+) -> Result<Vec<String>, &'static str> {
+    if entry.destinations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let last = session
+        .binds()
+        .last()
+        .ok_or("restricted key used on an unbound connection")?;
+    let auth = destination::parse_userauth(&req.data, &entry.blob, &entry.algorithm)
+        .ok_or("restricted key asked to sign something other than a user authentication")?;
+    let names = destination::identity_permitted(entry, session, Some(&auth.user))?;
+    if auth.session_id != last.session_id {
+        return Err("signature for a session this connection is not bound to");
+    }
+    match &auth.host_key {
+        None if session.binds().len() > 1 => Err("forwarded use without a host-bound request"),
+        Some(host) if *host != last.host_key => {
+            Err("host key in the request is not the bound host")
+        }
+        _ => Ok(names),
     }
 }
 
