@@ -11,11 +11,14 @@ use agentry_core::proto::{AddIdentity, Constraint, Extension, Identity, Request,
 use agentry_platform::client::AgentClient;
 use clap::Args;
 use ssh_encoding::Encode;
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
-type Client = AgentClient<UnixStream>;
+#[cfg(unix)]
+type Client = AgentClient<std::os::unix::net::UnixStream>;
+/// On Windows: the pipe SSH_AUTH_SOCK names, else Pageant's pipe, else its WM_COPYDATA window.
+#[cfg(windows)]
+type Client = AgentClient<Box<dyn agentry_platform::client::Stream>>;
 
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {

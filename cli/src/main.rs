@@ -5,11 +5,17 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(unix)]
+mod daemon;
+/// `start`/`stop` on Windows: the named pipe and the Pageant window.
+#[cfg(windows)]
+#[path = "windows.rs"]
 mod daemon;
 mod keyfiles;
 mod keys;
 mod lifetime;
 mod passphrase;
+#[cfg(unix)]
 mod shell;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +51,9 @@ enum Command {
     Unlock,
     /// List the protocol extensions the agent supports.
     Query,
+    /// Print the IdentityAgent line that points OpenSSH at this agent's pipe.
+    #[cfg(windows)]
+    OpensshConfig(daemon::OpensshConfigArgs),
 }
 
 /// A failed command: one line for the user and the exit status.
@@ -88,6 +97,8 @@ fn main() -> ExitCode {
         Command::Lock => keys::lock(true),
         Command::Unlock => keys::lock(false),
         Command::Query => keys::query(),
+        #[cfg(windows)]
+        Command::OpensshConfig(args) => daemon::openssh_config(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,7 +7,6 @@ use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
 use agentry_core::proto::{Request, Response};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// Why talking to the agent failed.
@@ -67,10 +66,50 @@ impl AgentClient<std::os::unix::net::UnixStream> {
     pub fn connect(path: &Path) -> Result<Self, ClientError> {
         let stream = std::os::unix::net::UnixStream::connect(path)
             .map_err(|e| ClientError::Connect(path.to_owned(), e))?;
-        let timeout = Some(Duration::from_secs(120));
+        let timeout = Some(std::time::Duration::from_secs(120));
         let _ = stream.set_read_timeout(timeout);
         let _ = stream.set_write_timeout(timeout);
         Ok(Self::new(stream, path.to_owned()))
+    }
+}
+
+/// Any byte stream to an agent (a pipe, or `WM_COPYDATA` made to look like one).
+pub trait Stream: Read + Write + Send {}
+
+impl<T: Read + Write + Send> Stream for T {}
+
+#[cfg(windows)]
+impl AgentClient<Box<dyn Stream>> {
+    /// Connects like PuTTY's clients: to the pipe `SSH_AUTH_SOCK` names when it is set, else to
+    /// Pageant's named pipe, else to Pageant's `WM_COPYDATA` window.
+    pub fn from_env() -> Result<Self, ClientError> {
+        use crate::windows::{client, name};
+        if let Some(path) = std::env::var_os("SSH_AUTH_SOCK").filter(|p| !p.is_empty()) {
+            return Self::connect(Path::new(&path));
+        }
+        let pipe = name::pageant_pipe_name()
+            .map_err(|e| ClientError::Connect(PathBuf::from("Pageant's pipe"), e))?;
+        if let Ok(client) = Self::connect(Path::new(&pipe)) {
+            return Ok(client);
+        }
+        client::CopyDataStream::connect(name::PAGEANT_WINDOW)
+            .map(|s| Self::new(Box::new(s), PathBuf::from("the Pageant window")))
+            .map_err(|e| ClientError::Connect(PathBuf::from(pipe), e))
+    }
+
+    /// Connects to the named pipe at `path`.
+    pub fn connect(path: &Path) -> Result<Self, ClientError> {
+        let name = path.to_string_lossy();
+        crate::windows::client::connect_pipe(&name)
+            .map(|f| Self::new(Box::new(f) as Box<dyn Stream>, path.to_owned()))
+            .map_err(|e| ClientError::Connect(path.to_owned(), e))
+    }
+
+    /// Talks `WM_COPYDATA` to the window `window` (class and title).
+    pub fn copydata(window: &str) -> Result<Self, ClientError> {
+        crate::windows::client::CopyDataStream::connect(window)
+            .map(|s| Self::new(Box::new(s) as Box<dyn Stream>, PathBuf::from(window)))
+            .map_err(|e| ClientError::Connect(PathBuf::from(window), e))
     }
 }
 

@@ -1,6 +1,6 @@
 //! agentry's platform layer: everything that touches the operating system. It owns the
-//! transports that carry agent messages to and from [`agentry_core::Agent`] (the Unix socket
-//! today; the Windows named pipe and WM_COPYDATA later), process hardening, daemon support, and
+//! transports that carry agent messages to and from [`agentry_core::Agent`] (the Unix socket,
+//! the Windows named pipe and Pageant's WM_COPYDATA window), process hardening, daemon support, and
 //! the small synchronous client that agentry's own commands use to talk to a running agent.
 
 // The workspace denies `unsafe`; this crate is where the few necessary OS calls live, each with
@@ -8,9 +8,12 @@
 #![allow(unsafe_code)]
 
 pub mod client;
+pub mod serve;
 
 cfg_if::cfg_if! {
     if #[cfg(unix)] {
         pub mod unix;
+    } else if #[cfg(windows)] {
+        pub mod windows;
     }
 }

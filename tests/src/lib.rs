@@ -1,6 +1,6 @@
 //! Shared pieces of agentry's black-box tests: the [`transport::Transport`] abstraction the
 //! conformance suite is written against, an in-process agent served on a temporary Unix socket
-//! ([`server::TestAgent`]), fixture access ([`fixtures`]) and helpers for driving real tools
+//! ([`server::TestAgent`]) or on a Windows pipe and window (`windows::WinTestAgent`), fixture access ([`fixtures`]) and helpers for driving real tools
 //! ([`tools`]). The tests themselves live in `tests/`.
 
 pub mod fixtures;
@@ -12,3 +12,5 @@ pub mod server;
 pub mod sshd;
 #[cfg(unix)]
 pub mod tools;
+#[cfg(windows)]
+pub mod windows;

@@ -1,5 +1,5 @@
 //! The agent conformance suite, written once against [`Transport`] and run over every transport
-//! agentry has (the Unix socket today). Requests are the real bytes OpenSSH's clients sent
+//! agentry has: the Unix socket, and on Windows the named pipe and Pageant's WM_COPYDATA window. Requests are the real bytes OpenSSH's clients sent
 //! (`tests/fixtures/requests`), replies are checked byte for byte or decoded, and signatures are
 //! verified independently.
 
@@ -240,6 +240,51 @@ mod unix_socket {
         super::run_suite(|| {
             let agent = TestAgent::start();
             let transport = UnixSocketTransport(agent.socket().to_owned());
+            Served {
+                _agent: agent,
+                transport,
+            }
+        });
+    }
+}
+
+#[cfg(windows)]
+mod windows {
+    use agentry_tests::transport::{Connection, Transport};
+    use agentry_tests::windows::{CopyDataTransport, PipeTransport, WinTestAgent};
+
+    /// Keeps the agent alive as long as the transport that reaches it.
+    struct Served<T> {
+        _agent: WinTestAgent,
+        transport: T,
+    }
+
+    impl<T: Transport> Transport for Served<T> {
+        fn name(&self) -> &str {
+            self.transport.name()
+        }
+        fn connect(&self) -> std::io::Result<Box<dyn Connection>> {
+            self.transport.connect()
+        }
+    }
+
+    #[test]
+    fn conformance_over_named_pipe() {
+        super::run_suite(|| {
+            let agent = WinTestAgent::start();
+            let transport = PipeTransport(agent.pipe().to_owned());
+            Served {
+                _agent: agent,
+                transport,
+            }
+        });
+    }
+
+    #[test]
+    fn conformance_over_wm_copydata() {
+        super::run_suite(|| {
+            let agent = WinTestAgent::start();
+            let transport = CopyDataTransport(agent.window().expect("window").to_owned());
             Served {
                 _agent: agent,
                 transport,

@@ -1,0 +1,181 @@
+//! `agentry start` and `agentry stop` on Windows. Start serves Pageant's named pipe (or the one
+//! `-a` names) and, unless `--no-window`, Pageant's `WM_COPYDATA` window, until Ctrl-C. Without
+//! `-D` it re-executes itself with `-D` as a detached process with no console, waits until the
+//! child reports its pipe, prints it and returns. Stop ends the process `SSH_AGENT_PID` names.
+//! `agentry openssh-config` prints the `IdentityAgent` line for the pipe.
+
+use crate::lifetime::parse_lifetime;
+use crate::{Failure, Outcome};
+use agentry_core::{Agent, AgentOptions};
+use agentry_platform::serve::ServeOptions;
+use agentry_platform::windows::copydata::CopyDataWindow;
+use agentry_platform::windows::{name, pageant_pipe_name, serve_pipe, PipeListener};
+use clap::Args;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::windows::process::CommandExt;
+use std::process::{Command, Stdio};
+
+/// `DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW`.
+const DETACHED: u32 = 0x0000_0008 | 0x0000_0200 | 0x0800_0000;
+
+#[derive(Debug, Args)]
+pub(crate) struct StartArgs {
+    /// Pipe name (default: Pageant's, \\.\pipe\pageant.USER.HASH).
+    #[arg(short = 'a', value_name = "PIPE")]
+    address: Option<String>,
+    /// Stay in the foreground and log to standard error.
+    #[arg(short = 'D', long)]
+    foreground: bool,
+    /// Do not open the Pageant WM_COPYDATA window (pipe only).
+    #[arg(long)]
+    no_window: bool,
+    /// Default lifetime of added keys (seconds, or e.g. 1h30m).
+    #[arg(short = 't', value_name = "LIFE", value_parser = parse_lifetime)]
+    lifetime: Option<std::time::Duration>,
+    /// Make legacy ssh-rsa (SHA-1) signatures when a client asks.
+    #[arg(long)]
+    allow_ssh_rsa_sha1: bool,
+    /// Internal: print the pipe name on stdout once listening.
+    #[arg(long, hide = true)]
+    notify_ready: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StopArgs {}
+
+#[derive(Debug, Args)]
+pub(crate) struct OpensshConfigArgs {
+    /// Pipe name (default: SSH_AUTH_SOCK if set, else Pageant's).
+    #[arg(short = 'a', value_name = "PIPE")]
+    address: Option<String>,
+}
+
+fn pipe_name(address: Option<&str>) -> Result<String, Failure> {
+    match address {
+        Some(a) => Ok(a.to_owned()),
+        None => pageant_pipe_name()
+            .map_err(|e| Failure::new(format!("cannot compute Pageant's pipe name: {e}"))),
+    }
+}
+
+pub(crate) fn openssh_config(args: &OpensshConfigArgs) -> Outcome {
+    let env = std::env::var("SSH_AUTH_SOCK")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let pipe = pipe_name(args.address.as_deref().or(env.as_deref()))?;
+    println!("{}", name::openssh_config_line(&pipe));
+    Ok(())
+}
+
+pub(crate) fn start(args: StartArgs) -> Outcome {
+    if !args.foreground {
+        return start_in_background(&args);
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let pipe = pipe_name(args.address.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(format!("cannot start the runtime: {e}")))?;
+    let options = AgentOptions::new()
+        .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1)
+        .default_lifetime(args.lifetime);
+    let agent = Agent::new(options);
+    runtime.block_on(async {
+        let listener = PipeListener::bind(&pipe).map_err(|e| Failure::new(e.to_string()))?;
+        let _window = if args.no_window {
+            None
+        } else {
+            Some(
+                CopyDataWindow::start(name::PAGEANT_WINDOW, agent.clone())
+                    .map_err(|e| Failure::new(e.to_string()))?,
+            )
+        };
+        if args.notify_ready {
+            println!("{pipe}");
+        } else {
+            println!("SSH_AUTH_SOCK={pipe}");
+            println!("{}", name::openssh_config_line(&pipe));
+        }
+        let _ = std::io::stdout().flush();
+        tracing::info!(pipe = %pipe, window = !args.no_window, pid = std::process::id(), "agent listening");
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("Ctrl-C: shutting down");
+        };
+        serve_pipe(listener, agent, shutdown, ServeOptions::default()).await;
+        Ok(())
+    })
+}
+
+/// Re-executes `agentry start -D --notify-ready …` detached and prints where it listens.
+fn start_in_background(args: &StartArgs) -> Outcome {
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::new(format!("cannot find the agentry executable: {e}")))?;
+    let mut command = Command::new(exe);
+    command.args(["start", "--foreground", "--notify-ready"]);
+    if let Some(pipe) = &args.address {
+        command.arg("-a").arg(pipe);
+    }
+    if args.no_window {
+        command.arg("--no-window");
+    }
+    if let Some(life) = args.lifetime {
+        command.arg("-t").arg(life.as_secs().to_string());
+    }
+    if args.allow_ssh_rsa_sha1 {
+        command.arg("--allow-ssh-rsa-sha1");
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .creation_flags(DETACHED);
+    let mut child = command
+        .spawn()
+        .map_err(|e| Failure::new(format!("cannot start the agent: {e}")))?;
+    let mut line = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        let _ = BufReader::new(stdout).read_line(&mut line);
+    }
+    let pipe = line.trim_end();
+    if pipe.is_empty() {
+        let mut errors = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = stderr.read_to_string(&mut errors);
+        }
+        let _ = child.wait();
+        let last = errors.lines().last().unwrap_or("the agent exited").trim();
+        return Err(Failure::new(
+            last.strip_prefix("agentry: ").unwrap_or(last).to_owned(),
+        ));
+    }
+    println!("SSH_AUTH_SOCK={pipe}");
+    println!("SSH_AGENT_PID={}", child.id());
+    Ok(())
+}
+
+pub(crate) fn stop(_args: &StopArgs) -> Outcome {
+    let pid = std::env::var("SSH_AGENT_PID")
+        .map_err(|_| Failure::new("SSH_AGENT_PID is not set, cannot stop the agent"))?;
+    let pid: u32 = pid
+        .trim()
+        .parse()
+        .map_err(|_| Failure::new(format!("SSH_AGENT_PID={pid} is not a process id")))?;
+    let status = Command::new("taskkill")
+        .args(["/PID", &pid.to_string(), "/F"])
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| Failure::new(format!("cannot run taskkill: {e}")))?;
+    if !status.success() {
+        return Err(Failure::new(format!("cannot stop agent pid {pid}")));
+    }
+    println!("Agent pid {pid} killed");
+    Ok(())
+}

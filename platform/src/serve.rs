@@ -1,0 +1,159 @@
+//! The connection loop every stream transport shares (Unix socket, Windows named pipe), in the
+//! mini-redis style: an accept loop bounded by a connection semaphore, one task per connection,
+//! and a graceful shutdown that stops accepting, lets every connection finish the reply it is
+//! working on, then returns. Each connection is a pure loop `read frame → Agent::handle_message →
+//! write frame`, so replies leave in request order. Frames are validated with the core's framing
+//! rules before any body byte is read, and bodies (which can hold private keys) live in zeroized
+//! buffers. A transport only supplies an [`Acceptor`]: how to take the next client and who it is.
+
+use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
+use agentry_core::{Agent, ClientInfo, Session};
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use zeroize::Zeroizing;
+
+/// Default cap on concurrent connections; beyond it the loop stops accepting until one closes.
+pub const MAX_CONNECTIONS: usize = 1024;
+
+/// Tuning for [`serve_acceptor`].
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Most connections served at once.
+    pub max_connections: usize,
+    /// How long a client may take to send the body of a frame whose header arrived.
+    pub body_timeout: Duration,
+    /// How long shutdown waits for in-flight replies before dropping their connections.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: MAX_CONNECTIONS,
+            body_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A source of client connections: a listening socket, a named pipe server.
+pub trait Acceptor: Send {
+    /// One connected client.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Waits for the next client.
+    fn accept(&mut self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+    /// Who the client is, or why it is refused (logged, and the connection dropped).
+    fn identify(stream: &Self::Stream) -> Result<ClientInfo, String>;
+}
+
+/// Serves `agent` to clients from `acceptor` until `shutdown` resolves, then drains.
+pub async fn serve_acceptor<A: Acceptor>(
+    mut acceptor: A,
+    agent: Agent,
+    shutdown: impl Future,
+    options: ServeOptions,
+) {
+    let limit = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = Arc::clone(&limit).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = acceptor.accept() => match accepted {
+                Ok(stream) => stream,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(target: "agentry::serve", error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        while connections.try_join_next().is_some() {}
+        let client = match A::identify(&stream) {
+            Ok(client) => client,
+            Err(refused) => {
+                tracing::warn!(target: "agentry::serve", "{refused}");
+                continue;
+            }
+        };
+        let agent = agent.clone();
+        let stop = stop_rx.clone();
+        let body_timeout = options.body_timeout;
+        connections.spawn(async move {
+            let _permit = permit;
+            serve_connection(stream, client, agent, stop, body_timeout).await;
+        });
+    }
+    drop(acceptor);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(options.drain_timeout, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(target: "agentry::serve", "shutdown: dropping connections still busy");
+        connections.shutdown().await;
+    }
+}
+
+/// Serves one connection until the client closes it, sends an unacceptable frame, or shutdown.
+pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    client: ClientInfo,
+    agent: Agent,
+    mut stop: watch::Receiver<bool>,
+    body_timeout: Duration,
+) {
+    tracing::debug!(target: "agentry::serve", %client, "connection opened");
+    let mut session = Session::new(client);
+    loop {
+        let mut header = [0u8; HEADER_LEN];
+        let read = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stopping| *stopping) => break,
+            read = stream.read_exact(&mut header) => read,
+        };
+        if read.is_err() {
+            break; // closed by the client
+        }
+        let body_len = match body_len_from_header(u32::from_be_bytes(header)) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::info!(target: "agentry::serve", client = %session.client(), "{e}: closing this connection");
+                break;
+            }
+        };
+        let mut body = Zeroizing::new(vec![0u8; body_len]);
+        match tokio::time::timeout(body_timeout, stream.read_exact(&mut body)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => break,
+            Err(_) => {
+                tracing::info!(target: "agentry::serve", client = %session.client(), "message body not received in time: closing this connection");
+                break;
+            }
+        }
+        let reply = agent.handle_message(&mut session, &body).await;
+        drop(body);
+        if stream.write_all(&encode_frame(&reply)).await.is_err() {
+            break;
+        }
+        if stream.flush().await.is_err() {
+            break;
+        }
+    }
+    tracing::debug!(target: "agentry::serve", client = %session.client(), "connection closed");
+}

@@ -1,0 +1,13 @@
+//! The Windows side of agentry: Pageant's named pipe name ([`name`]), the private security
+//! descriptor and SID checks ([`security`]), the named pipe server ([`pipe`]), Pageant's legacy
+//! `WM_COPYDATA` window ([`copydata`]) and its shared memory ([`mapping`]) and the matching clients ([`client`]).
+
+pub mod client;
+pub mod copydata;
+pub mod mapping;
+pub mod name;
+pub mod pipe;
+pub mod security;
+
+pub use name::{pageant_pipe_name, OPENSSH_PIPE, PAGEANT_WINDOW};
+pub use pipe::{serve_pipe, PipeError, PipeListener};

@@ -1,0 +1,195 @@
+//! Windows security objects the transports need: the user's SID (from the process token), the
+//! owner SID of our own process object (Pageant's "default SID", accepted for old clients), the
+//! owner of any kernel object (a client's file mapping), and the private security descriptor the
+//! pipe is created with: owner = the user, DACL granting only the user and denying NETWORK, as
+//! PuTTY's `make_private_security_descriptor` does (Everyone gets nothing).
+
+use std::io;
+use std::os::windows::io::{AsRawHandle, BorrowedHandle};
+use windows_sys::Win32::Foundation::{CloseHandle, LocalFree, ERROR_SUCCESS, HANDLE};
+use windows_sys::Win32::Security::Authorization::{
+    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo,
+    SDDL_REVISION_1, SE_KERNEL_OBJECT,
+};
+use windows_sys::Win32::Security::{
+    GetLengthSid, GetTokenInformation, TokenUser, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
+    PSID, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
+};
+use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+/// An owned copy of a binary SID. Two SIDs are equal when their bytes are.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sid(Vec<u8>);
+
+impl core::fmt::Debug for Sid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.to_string_sid() {
+            Ok(s) => f.write_str(&s),
+            Err(_) => write!(f, "SID({:02x?})", self.0),
+        }
+    }
+}
+
+impl Sid {
+    /// Copies the SID at `psid`.
+    ///
+    /// # Safety
+    /// `psid` must point to a valid SID.
+    unsafe fn copy_from(psid: PSID) -> Self {
+        // SAFETY: the caller guarantees a valid SID, whose length GetLengthSid reads from it.
+        let len = unsafe { GetLengthSid(psid) } as usize;
+        // SAFETY: a valid SID is `len` readable bytes.
+        Self(unsafe { std::slice::from_raw_parts(psid.cast::<u8>(), len) }.to_vec())
+    }
+
+    /// A pointer for APIs that read a SID (they do not write through it).
+    pub fn as_psid(&self) -> PSID {
+        self.0.as_ptr().cast_mut().cast()
+    }
+
+    /// The `S-1-5-…` form.
+    pub fn to_string_sid(&self) -> io::Result<String> {
+        let mut wide: *mut u16 = std::ptr::null_mut();
+        // SAFETY: `self` holds a valid SID; on success `wide` receives a NUL-terminated string
+        // allocated with LocalAlloc, which is read once and freed below.
+        if unsafe { ConvertSidToStringSidW(self.as_psid(), &mut wide) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `wide` is NUL-terminated (see above); we stop at the NUL.
+        let len = (0..).take_while(|&i| unsafe { *wide.add(i) } != 0).count();
+        // SAFETY: `len` u16s before the NUL are readable.
+        let s = String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(wide, len) });
+        // SAFETY: `wide` was allocated by ConvertSidToStringSidW with LocalAlloc.
+        unsafe { LocalFree(wide.cast()) };
+        Ok(s)
+    }
+}
+
+/// The SID of the user this process runs as (its token's user).
+pub fn current_user_sid() -> io::Result<Sid> {
+    let mut token: HANDLE = std::ptr::null_mut();
+    // SAFETY: GetCurrentProcess returns a pseudo-handle; `token` receives a handle we close.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut needed = 0u32;
+    // SAFETY: a size query: null buffer of length 0, `needed` receives the size.
+    unsafe { GetTokenInformation(token, TokenUser, std::ptr::null_mut(), 0, &mut needed) };
+    // u64s keep the TOKEN_USER inside suitably aligned.
+    let mut buf = vec![0u64; (needed as usize).div_ceil(8).max(1)];
+    // SAFETY: `buf` is writable for at least `needed` bytes.
+    let ok = unsafe {
+        GetTokenInformation(
+            token,
+            TokenUser,
+            buf.as_mut_ptr().cast(),
+            (buf.len() * 8) as u32,
+            &mut needed,
+        )
+    };
+    let result = if ok == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        // SAFETY: on success `buf` starts with a TOKEN_USER whose SID points inside `buf`.
+        Ok(unsafe { Sid::copy_from((*buf.as_ptr().cast::<TOKEN_USER>()).User.Sid) })
+    };
+    // SAFETY: `token` is a handle we opened above and close once.
+    unsafe { CloseHandle(token) };
+    result
+}
+
+/// The owner SID of the kernel object `handle`.
+pub fn object_owner(handle: BorrowedHandle<'_>) -> io::Result<Sid> {
+    let mut owner: PSID = std::ptr::null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    // SAFETY: the out pointers are live locals; the unused ones are null, as allowed. On success
+    // `owner` points inside `descriptor`, which we free after copying the SID.
+    let err = unsafe {
+        GetSecurityInfo(
+            handle.as_raw_handle(),
+            SE_KERNEL_OBJECT,
+            OWNER_SECURITY_INFORMATION,
+            &mut owner,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut descriptor,
+        )
+    };
+    if err != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(err as i32));
+    }
+    let sid = if owner.is_null() {
+        Err(io::Error::other("the object has no owner"))
+    } else {
+        // SAFETY: GetSecurityInfo succeeded, so `owner` is a valid SID inside `descriptor`.
+        Ok(unsafe { Sid::copy_from(owner) })
+    };
+    // SAFETY: `descriptor` was allocated by GetSecurityInfo with LocalAlloc.
+    unsafe { LocalFree(descriptor) };
+    sid
+}
+
+/// The owner of our own process object: Pageant's "default SID".
+pub fn process_owner_sid() -> io::Result<Sid> {
+    // SAFETY: GetCurrentProcess returns the pseudo-handle -1, valid for the whole process
+    // lifetime (BorrowedHandle allows -1 for exactly this).
+    object_owner(unsafe { BorrowedHandle::borrow_raw(GetCurrentProcess()) })
+}
+
+/// A self-relative security descriptor made from SDDL, freed on drop.
+#[derive(Debug)]
+pub struct SecurityDescriptor(PSECURITY_DESCRIPTOR);
+
+// SAFETY: the descriptor is an immutable heap block owned by this value alone.
+unsafe impl Send for SecurityDescriptor {}
+// SAFETY: nothing mutates it after creation.
+unsafe impl Sync for SecurityDescriptor {}
+
+impl SecurityDescriptor {
+    /// Owner and group `user`; the protected DACL denies NETWORK and grants only `user`.
+    pub fn private_to(user: &Sid) -> io::Result<Self> {
+        Self::from_sddl(&Self::private_sddl(user)?)
+    }
+
+    /// The SDDL of [`SecurityDescriptor::private_to`].
+    pub fn private_sddl(user: &Sid) -> io::Result<String> {
+        let sid = user.to_string_sid()?;
+        Ok(format!("O:{sid}G:{sid}D:P(D;;GA;;;NU)(A;;GA;;;{sid})"))
+    }
+
+    /// Parses SDDL.
+    pub fn from_sddl(sddl: &str) -> io::Result<Self> {
+        let wide: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
+        let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+        // SAFETY: `wide` is NUL-terminated; `descriptor` receives a LocalAlloc'd block we own.
+        let ok = unsafe {
+            ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                wide.as_ptr(),
+                SDDL_REVISION_1,
+                &mut descriptor,
+                std::ptr::null_mut(),
+            )
+        };
+        if ok == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self(descriptor))
+    }
+
+    /// `SECURITY_ATTRIBUTES` pointing at this descriptor (valid while `self` lives).
+    pub fn attributes(&self) -> SECURITY_ATTRIBUTES {
+        SECURITY_ATTRIBUTES {
+            nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: self.0,
+            bInheritHandle: 0,
+        }
+    }
+}
+
+impl Drop for SecurityDescriptor {
+    fn drop(&mut self) {
+        // SAFETY: allocated by ConvertStringSecurityDescriptorToSecurityDescriptorW, freed once.
+        unsafe { LocalFree(self.0) };
+    }
+}
