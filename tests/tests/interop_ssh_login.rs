@@ -90,3 +90,122 @@ fn plink_logs_in_through_the_agent() {
         );
     }
 }
+
+/// `ssh` with the options every login test uses, to `sshd` on loopback, running `command`.
+fn ssh_to(
+    ssh: &std::path::Path,
+    agent: &TestAgent,
+    home: &std::path::Path,
+    known_hosts: &str,
+    sshd: &TestSshd,
+    extra: &[&str],
+    command: &str,
+) -> std::process::Output {
+    run(agent_command(ssh, agent.socket())
+        .env("HOME", home)
+        .args(["-F", "/dev/null", "-o", "BatchMode=yes"])
+        .args(["-o", &format!("UserKnownHostsFile={known_hosts}")])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "IdentityFile=/dev/null",
+        ])
+        .args(["-o", "PreferredAuthentications=publickey"])
+        .args(extra)
+        .arg("-p")
+        .arg(sshd.port().to_string())
+        .arg(format!("{}@127.0.0.1", current_user()))
+        .arg(command))
+}
+
+/// `ssh -A`: the far side's `ssh-add -l` lists the key held by agentry, through the forwarded
+/// connection (which ssh binds with `session-bind@openssh.com`, is_forwarding = 1).
+#[test]
+fn forwarded_agent_lists_keys_on_the_far_side() {
+    let ssh = require_tool("ssh", "openssh-client");
+    let sshd = TestSshd::start(&authorized());
+    let home = private_tempdir();
+    let agent = agent_with("ed25519");
+    let out = ssh_to(
+        &ssh,
+        &agent,
+        home.path(),
+        "/dev/null",
+        &sshd,
+        &["-A"],
+        "ssh-add -l",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("agentry-test-ed25519"),
+        "ssh -A … ssh-add -l: {}\nsshd log:\n{}",
+        describe(&out),
+        sshd.log()
+    );
+}
+
+/// PuTTY's own agent client (`pageant -l`, client mode) lists the keys agentry holds.
+#[test]
+fn pageant_client_lists_our_keys() {
+    let pageant = require_tool("pageant", "putty");
+    let agent = agent_with("ecdsa-p256");
+    let out = run(agent_command(&pageant, agent.socket()).arg("-l"));
+    assert!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).contains("agentry-test-ecdsa-p256"),
+        "pageant -l: {}",
+        describe(&out)
+    );
+}
+
+/// `ssh-add -h`: a key restricted to one sshd logs in there and is refused by another host.
+#[test]
+fn destination_restricted_key_logs_in_only_where_allowed() {
+    let ssh = require_tool("ssh", "openssh-client");
+    let ssh_add = require_tool("ssh-add", "openssh-client");
+    let allowed = TestSshd::start(&authorized());
+    let other = TestSshd::start(&authorized());
+    let home = private_tempdir();
+    let known_hosts = home.path().join("known_hosts");
+    let line = |sshd: &TestSshd| {
+        let key = std::fs::read_to_string(sshd.host_key_pub()).unwrap();
+        let mut fields = key.split_whitespace();
+        let (kind, blob) = (fields.next().unwrap(), fields.next().unwrap());
+        format!("[127.0.0.1]:{} {kind} {blob}\n", sshd.port())
+    };
+    std::fs::write(&known_hosts, line(&allowed) + &line(&other)).unwrap();
+
+    let agent = TestAgent::start();
+    let key = private_key_copy(home.path(), "ed25519");
+    let dest = format!("{}@[127.0.0.1]:{}", current_user(), allowed.port());
+    let out = run(agent_command(&ssh_add, agent.socket())
+        .arg("-H")
+        .arg(&known_hosts)
+        .args(["-h", &dest])
+        .arg(&key));
+    assert!(out.status.success(), "ssh-add -h: {}", describe(&out));
+
+    let kh = known_hosts.display().to_string();
+    let strict = ["-o", "StrictHostKeyChecking=yes"];
+    let ok = ssh_to(
+        &ssh,
+        &agent,
+        home.path(),
+        &kh,
+        &allowed,
+        &strict,
+        "echo restricted-ok",
+    );
+    assert!(
+        ok.status.success() && String::from_utf8_lossy(&ok.stdout).contains("restricted-ok"),
+        "allowed host: {}\nsshd log:\n{}",
+        describe(&ok),
+        allowed.log()
+    );
+    let refused = ssh_to(&ssh, &agent, home.path(), &kh, &other, &strict, "true");
+    assert!(
+        !refused.status.success(),
+        "logged in to a host the key is not restricted to"
+    );
+}
