@@ -1,9 +1,9 @@
 //! Serving the agent on a Windows named pipe (Pageant's `\\.\pipe\pageant.<user>.<hex>`, or any
 //! name given), with the shared connection loop of [`crate::serve`]. Every instance is a byte
 //! pipe created with the private security descriptor of [`super::security`] (owner and only
-//! grantee: the user; NETWORK denied) and `PIPE_REJECT_REMOTE_CLIENTS`. The first instance uses
-//! `FILE_FLAG_FIRST_PIPE_INSTANCE`, so a name someone else already holds is an error, not a
-//! silent second server. The client's process id comes from `GetNamedPipeClientProcessId`.
+//! grantee: the user; NETWORK denied) and `PIPE_REJECT_REMOTE_CLIENTS`. A name someone else
+//! already holds is an error, not a silent second server: checked with `WaitNamedPipeW`, and the
+//! first instance uses `FILE_FLAG_FIRST_PIPE_INSTANCE`. The client's process id comes from `GetNamedPipeClientProcessId`.
 
 use super::security::{current_user_sid, SecurityDescriptor};
 use crate::serve::{serve_acceptor, Acceptor, ServeOptions};
@@ -12,8 +12,10 @@ use std::future::Future;
 use std::io;
 use std::os::windows::io::AsRawHandle;
 use tokio::net::windows::named_pipe::{NamedPipeServer, PipeMode, ServerOptions};
-use windows_sys::Win32::Foundation::{CloseHandle, ERROR_ACCESS_DENIED, ERROR_PIPE_BUSY};
-use windows_sys::Win32::System::Pipes::GetNamedPipeClientProcessId;
+use windows_sys::Win32::Foundation::{
+    CloseHandle, GetLastError, ERROR_ACCESS_DENIED, ERROR_PIPE_BUSY, ERROR_SEM_TIMEOUT,
+};
+use windows_sys::Win32::System::Pipes::{GetNamedPipeClientProcessId, WaitNamedPipeW};
 use windows_sys::Win32::System::Threading::{
     OpenProcess, QueryFullProcessImageNameW, PROCESS_NAME_WIN32, PROCESS_QUERY_LIMITED_INFORMATION,
 };
@@ -75,6 +77,9 @@ impl PipeListener {
             .reject_remote_clients(true)
             .access_inbound(true)
             .access_outbound(true);
+        if pipe_exists(name) {
+            return Err(PipeError::InUse(name.to_owned()));
+        }
         let mut listener = Self {
             name: name.to_owned(),
             options,
@@ -142,6 +147,19 @@ impl Acceptor for PipeListener {
             transport: TRANSPORT_NAME.to_owned(),
         })
     }
+}
+
+/// True when a server already listens on pipe `name` (free or busy). Wine 8 ignores
+/// `FILE_FLAG_FIRST_PIPE_INSTANCE`, so this check comes first; on Windows the flag still closes
+/// the window between the check and the creation.
+fn pipe_exists(name: &str) -> bool {
+    let wide: Vec<u16> = name.encode_utf16().chain([0]).collect();
+    // SAFETY: `wide` is NUL-terminated; waiting 1 ms does not connect to the pipe.
+    if unsafe { WaitNamedPipeW(wide.as_ptr(), 1) } != 0 {
+        return true;
+    }
+    // SAFETY: reads this thread's last error, set by WaitNamedPipeW.
+    unsafe { GetLastError() == ERROR_SEM_TIMEOUT }
 }
 
 /// The executable path of process `pid`, when we may query it.

@@ -8,12 +8,14 @@ use std::io;
 use std::os::windows::io::{AsRawHandle, BorrowedHandle};
 use windows_sys::Win32::Foundation::{CloseHandle, LocalFree, ERROR_SUCCESS, HANDLE};
 use windows_sys::Win32::Security::Authorization::{
-    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo,
+    ConvertSecurityDescriptorToStringSecurityDescriptorW, ConvertSidToStringSidW,
+    ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW, GetSecurityInfo,
     SDDL_REVISION_1, SE_KERNEL_OBJECT,
 };
 use windows_sys::Win32::Security::{
-    GetLengthSid, GetTokenInformation, TokenUser, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
-    PSID, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
+    GetLengthSid, GetTokenInformation, TokenUser, DACL_SECURITY_INFORMATION,
+    OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, TOKEN_QUERY,
+    TOKEN_USER,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
@@ -42,6 +44,21 @@ impl Sid {
         Self(unsafe { std::slice::from_raw_parts(psid.cast::<u8>(), len) }.to_vec())
     }
 
+    /// Parses the `S-1-5-…` form.
+    pub fn from_string_sid(text: &str) -> io::Result<Self> {
+        let wide: Vec<u16> = text.encode_utf16().chain([0]).collect();
+        let mut psid: PSID = std::ptr::null_mut();
+        // SAFETY: `wide` is NUL-terminated; `psid` receives a LocalAlloc'd SID freed below.
+        if unsafe { ConvertStringSidToSidW(wide.as_ptr(), &mut psid) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: on success `psid` is a valid SID.
+        let sid = unsafe { Self::copy_from(psid) };
+        // SAFETY: allocated by ConvertStringSidToSidW, freed once.
+        unsafe { LocalFree(psid) };
+        Ok(sid)
+    }
+
     /// A pointer for APIs that read a SID (they do not write through it).
     pub fn as_psid(&self) -> PSID {
         self.0.as_ptr().cast_mut().cast()
@@ -51,18 +68,27 @@ impl Sid {
     pub fn to_string_sid(&self) -> io::Result<String> {
         let mut wide: *mut u16 = std::ptr::null_mut();
         // SAFETY: `self` holds a valid SID; on success `wide` receives a NUL-terminated string
-        // allocated with LocalAlloc, which is read once and freed below.
+        // allocated with LocalAlloc, which take_local_string reads and frees.
         if unsafe { ConvertSidToStringSidW(self.as_psid(), &mut wide) } == 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: `wide` is NUL-terminated (see above); we stop at the NUL.
-        let len = (0..).take_while(|&i| unsafe { *wide.add(i) } != 0).count();
-        // SAFETY: `len` u16s before the NUL are readable.
-        let s = String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(wide, len) });
-        // SAFETY: `wide` was allocated by ConvertSidToStringSidW with LocalAlloc.
-        unsafe { LocalFree(wide.cast()) };
-        Ok(s)
+        // SAFETY: see above.
+        Ok(unsafe { take_local_string(wide) })
     }
+}
+
+/// Reads and frees a NUL-terminated UTF-16 string allocated with `LocalAlloc`.
+///
+/// # Safety
+/// `wide` must be such a string, not used afterwards.
+unsafe fn take_local_string(wide: *mut u16) -> String {
+    // SAFETY: `wide` is NUL-terminated (caller's promise); we stop at the NUL.
+    let len = (0..).take_while(|&i| unsafe { *wide.add(i) } != 0).count();
+    // SAFETY: `len` u16s before the NUL are readable.
+    let s = String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(wide, len) });
+    // SAFETY: allocated with LocalAlloc (caller's promise), freed once.
+    unsafe { LocalFree(wide.cast()) };
+    s
 }
 
 /// The SID of the user this process runs as (its token's user).
@@ -128,6 +154,49 @@ pub fn object_owner(handle: BorrowedHandle<'_>) -> io::Result<Sid> {
     // SAFETY: `descriptor` was allocated by GetSecurityInfo with LocalAlloc.
     unsafe { LocalFree(descriptor) };
     sid
+}
+
+/// The owner and DACL of the kernel object `handle`, as SDDL (for tests and diagnostics).
+pub fn object_sddl(handle: BorrowedHandle<'_>) -> io::Result<String> {
+    let info = OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
+    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    // SAFETY: only the descriptor is asked for (the other out pointers are null, as allowed);
+    // it is LocalAlloc'd and freed below.
+    let err = unsafe {
+        GetSecurityInfo(
+            handle.as_raw_handle(),
+            SE_KERNEL_OBJECT,
+            info,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut descriptor,
+        )
+    };
+    if err != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(err as i32));
+    }
+    let mut wide: *mut u16 = std::ptr::null_mut();
+    // SAFETY: `descriptor` is valid; `wide` receives a LocalAlloc'd string.
+    let ok = unsafe {
+        ConvertSecurityDescriptorToStringSecurityDescriptorW(
+            descriptor,
+            SDDL_REVISION_1,
+            info,
+            &mut wide,
+            std::ptr::null_mut(),
+        )
+    };
+    let result = if ok == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        // SAFETY: on success `wide` is a NUL-terminated LocalAlloc'd string.
+        Ok(unsafe { take_local_string(wide) })
+    };
+    // SAFETY: allocated by GetSecurityInfo, freed once.
+    unsafe { LocalFree(descriptor) };
+    result
 }
 
 /// The owner of our own process object: Pageant's "default SID".

@@ -1,0 +1,168 @@
+//! The Windows named pipe beyond the conformance suite: Pageant's pipe name, the pipe's owner
+//! and DACL, a squatted name refused, clients reaching the agent under Pageant's real names the
+//! way PuTTY does (pipe, then WM_COPYDATA), and a confirmation prompt pending for a WM_COPYDATA
+//! client (its window thread blocked) while a pipe client is served.
+#![cfg(windows)]
+
+use agentry_core::frame::encode_frame;
+use agentry_core::prompt::{ConfirmRequest, PromptFuture, Prompter};
+use agentry_core::proto::{msg, Request, Response, SignRequest};
+use agentry_core::{Agent, AgentOptions};
+use agentry_platform::client::{AgentClient, Stream};
+use agentry_platform::windows::client::{connect_pipe, copydata_call};
+use agentry_platform::windows::security::{current_user_sid, object_sddl};
+use agentry_platform::windows::{name, pageant_pipe_name, PipeError, PipeListener};
+use agentry_tests::fixtures;
+use agentry_tests::windows::{unique_name, WinTestAgent};
+use std::os::windows::io::AsHandle;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[test]
+fn pageant_pipe_name_has_putty_shape_and_is_stable() {
+    let pipe = pageant_pipe_name().unwrap();
+    let rest = pipe.strip_prefix(r"\\.\pipe\pageant.").expect(&pipe);
+    let (user, hex) = rest.rsplit_once('.').expect(&pipe);
+    assert!(!user.is_empty() && !user.contains('@'), "{pipe}");
+    assert_eq!(user, name::user_name().unwrap());
+    assert_eq!(hex.len(), 64, "{pipe}");
+    assert!(hex
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    assert_eq!(pageant_pipe_name().unwrap(), pipe);
+    assert_eq!(
+        name::openssh_config_line(r"\\.\pipe\pageant.u.ab"),
+        r#"IdentityAgent "//./pipe/pageant.u.ab""#
+    );
+}
+
+#[test]
+fn pipe_is_owned_by_the_user_and_private() {
+    let agent = WinTestAgent::start();
+    let pipe = connect_pipe(agent.pipe()).expect("connect");
+    let sddl = object_sddl(pipe.as_handle()).expect("read the pipe's security");
+    let user = current_user_sid().unwrap().to_string_sid().unwrap();
+    assert!(sddl.starts_with(&format!("O:{user}")), "{sddl}");
+    assert!(
+        sddl.contains(&format!(";;;{user})")),
+        "no ACE for the user: {sddl}"
+    );
+    assert!(
+        sddl.contains("(D;;") && sddl.contains(";;;NU)"),
+        "NETWORK not denied: {sddl}"
+    );
+    assert!(!sddl.contains(";;;WD)"), "Everyone has an ACE: {sddl}");
+}
+
+#[test]
+fn a_squatted_pipe_name_is_an_error() {
+    let agent = WinTestAgent::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let second = runtime.block_on(async { PipeListener::bind(agent.pipe()) });
+    match second {
+        Err(e @ PipeError::InUse(_)) => assert!(e.to_string().contains(agent.pipe()), "{e}"),
+        other => panic!("second server on {}: {other:?}", agent.pipe()),
+    }
+}
+
+/// A prompter that records each question and waits until the test answers.
+#[derive(Debug)]
+struct GatePrompter {
+    asked: Mutex<Vec<ConfirmRequest>>,
+    answer: tokio::sync::watch::Receiver<Option<bool>>,
+}
+
+impl Prompter for GatePrompter {
+    fn confirm(&self, request: ConfirmRequest) -> PromptFuture<bool> {
+        self.asked.lock().unwrap().push(request);
+        let mut answer = self.answer.clone();
+        Box::pin(async move {
+            let decided = answer.wait_for(Option::is_some).await.map(|a| *a);
+            decided.ok().flatten().unwrap_or(false)
+        })
+    }
+}
+
+fn sign_request() -> Vec<u8> {
+    Request::Sign(SignRequest {
+        key_blob: fixtures::public_blob("ed25519"),
+        data: b"windows prompt test".to_vec(),
+        flags: 0,
+    })
+    .encode()
+    .to_vec()
+}
+
+#[test]
+fn a_prompt_for_a_copydata_client_does_not_stop_the_pipe() {
+    let (answer, answer_rx) = tokio::sync::watch::channel(None);
+    let prompter = Arc::new(GatePrompter {
+        asked: Mutex::new(Vec::new()),
+        answer: answer_rx,
+    });
+    let agent = Agent::with_parts(
+        AgentOptions::new(),
+        Some(prompter.clone() as Arc<dyn Prompter>),
+        Arc::new(agentry_core::clock::TokioClock),
+    );
+    let name = unique_name();
+    let served = WinTestAgent::serve(agent, &format!(r"\\.\pipe\{name}"), Some(&name));
+    let mut pipe = AgentClient::new(
+        Box::new(connect_pipe(served.pipe()).unwrap()) as Box<dyn Stream>,
+        served.pipe().into(),
+    );
+    let added = pipe.call(&fixtures::request("ssh-add-c-ed25519")).unwrap();
+    assert_eq!(added, [msg::SUCCESS]);
+    let window = name.clone();
+    let signer = std::thread::spawn(move || copydata_call(&window, &encode_frame(&sign_request())));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while prompter.asked.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no prompt");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The window thread is blocked on the prompt; the pipe still answers.
+    match pipe.request(&Request::RequestIdentities).unwrap() {
+        Response::Identities(ids) => assert_eq!(ids.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    answer.send(Some(true)).unwrap();
+    let reply = signer.join().unwrap().expect("WM_COPYDATA sign");
+    assert_eq!(reply[0], msg::SIGN_RESPONSE);
+    let asked = prompter.asked.lock().unwrap()[0].clone();
+    assert_eq!(asked.client.transport, "WM_COPYDATA");
+    // Over the pipe the prompt names the client process.
+    assert_eq!(pipe.call(&sign_request()).unwrap()[0], msg::SIGN_RESPONSE);
+    let asked = prompter.asked.lock().unwrap()[1].clone();
+    assert_eq!(asked.client.transport, "named pipe");
+    assert_eq!(asked.client.pid, Some(std::process::id()));
+    // A refused prompt is a plain FAILURE for a WM_COPYDATA client.
+    answer.send(Some(false)).unwrap();
+    let refused = copydata_call(&name, &encode_frame(&sign_request())).unwrap();
+    assert_eq!(refused, [msg::FAILURE]);
+}
+
+#[test]
+fn clients_find_the_agent_under_pageants_names() {
+    let pipe = pageant_pipe_name().unwrap();
+    let served = match WinTestAgent::try_serve(
+        Agent::new(AgentOptions::new()),
+        &pipe,
+        Some(name::PAGEANT_WINDOW),
+    ) {
+        Ok(served) => served,
+        Err(e) => panic!("Pageant's names are taken on this machine (is Pageant running?): {e}"),
+    };
+    std::env::remove_var("SSH_AUTH_SOCK");
+    let mut client = AgentClient::from_env().expect("PuTTY-style lookup");
+    assert_eq!(client.name(), std::path::Path::new(&pipe));
+    assert_eq!(
+        client.call(&[msg::REQUEST_IDENTITIES]).unwrap(),
+        [12, 0, 0, 0, 0]
+    );
+    let mut legacy = AgentClient::copydata(name::PAGEANT_WINDOW).unwrap();
+    assert_eq!(
+        legacy.call(&[msg::REQUEST_IDENTITIES]).unwrap(),
+        [12, 0, 0, 0, 0]
+    );
+    drop(served);
+}
