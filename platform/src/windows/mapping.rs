@@ -27,10 +27,12 @@ impl core::fmt::Debug for Mapping {
 }
 
 impl Mapping {
-    /// Creates a pagefile-backed mapping of `size` bytes named `name`, owned by `owner`.
+    /// Creates a pagefile-backed mapping of `size` bytes named `name`, owned by `owner` and
+    /// open to `owner` only (PuTTY's client sets the owner and leaves a NULL DACL).
     pub fn create(name: &str, size: u32, owner: &Sid) -> io::Result<Self> {
         let name = CString::new(name).map_err(io::Error::other)?;
-        let security = SecurityDescriptor::from_sddl(&format!("O:{}", owner.to_string_sid()?))?;
+        let sid = owner.to_string_sid()?;
+        let security = SecurityDescriptor::from_sddl(&format!("O:{sid}D:P(A;;GA;;;{sid})"))?;
         let attributes = security.attributes();
         // SAFETY: `name` is NUL-terminated and `attributes` (with its descriptor) lives across
         // the call; the returned handle is owned by the Mapping below.
