@@ -15,6 +15,6 @@ pub mod proto;
 pub mod session;
 pub mod wire;
 
-pub use agent::{AddError, Agent, AgentOptions, KeyInfo};
+pub use agent::{AddError, Agent, AgentOptions, ConfirmPolicy, KeyInfo};
 pub use frame::MAX_MESSAGE_LEN;
 pub use session::{ClientInfo, Session};

@@ -279,3 +279,125 @@ async fn a_pending_prompt_blocks_neither_other_connections_nor_other_keys() {
     release_tx.send(true).unwrap();
     assert!(matches!(waiting.await.unwrap(), Response::Signature(_)));
 }
+
+/// Never answers: the agent's timeout must turn it into a "no".
+struct SilentPrompter;
+
+impl Prompter for SilentPrompter {
+    fn confirm(&self, _request: ConfirmRequest) -> PromptFuture<bool> {
+        Box::pin(std::future::pending())
+    }
+}
+
+fn agent_with_policy(prompter: Arc<dyn Prompter>, policy: agentry_core::ConfirmPolicy) -> Agent {
+    Agent::with_parts(
+        AgentOptions::new().confirm_policy(policy),
+        Some(prompter),
+        Arc::new(TokioClock),
+    )
+}
+
+fn client_session(pid: u32) -> agentry_core::Session {
+    agentry_core::Session::new(agentry_core::ClientInfo {
+        pid: Some(pid),
+        exe: Some("/usr/bin/ssh".into()),
+        transport: "test".into(),
+        ..Default::default()
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn unanswered_prompt_is_denied_after_the_timeout() {
+    let policy = agentry_core::ConfirmPolicy::default().timeout(Duration::from_secs(5));
+    let agent = agent_with_policy(Arc::new(SilentPrompter), policy);
+    add_fixture(&agent, "ssh-add-c-ed25519.bin").await;
+    let started = tokio::time::Instant::now();
+    let reply = call(
+        &agent,
+        &mut session(),
+        &sign_body(&public_blob("ed25519"), b"d", 0),
+    )
+    .await;
+    assert_eq!(reply, Response::Failure);
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn remembered_yes_covers_the_same_client_for_the_window_only() {
+    let yes = Arc::new(ScriptedPrompter {
+        answer: true,
+        ..Default::default()
+    });
+    let policy = agentry_core::ConfirmPolicy::default().remember(Some(Duration::from_secs(600)));
+    let agent = agent_with_policy(yes.clone(), policy);
+    add_fixture(&agent, "ssh-add-c-ed25519.bin").await;
+    let body = sign_body(&public_blob("ed25519"), b"d", 0);
+    let asked = || yes.asked.lock().unwrap().len();
+
+    assert!(matches!(
+        call(&agent, &mut client_session(100), &body).await,
+        Response::Signature(_)
+    ));
+    assert!(matches!(
+        call(&agent, &mut client_session(100), &body).await,
+        Response::Signature(_)
+    ));
+    assert_eq!(asked(), 1, "same process, inside the window");
+    assert!(matches!(
+        call(&agent, &mut client_session(200), &body).await,
+        Response::Signature(_)
+    ));
+    assert_eq!(asked(), 2, "another process is asked again");
+    tokio::time::advance(Duration::from_secs(601)).await;
+    assert!(matches!(
+        call(&agent, &mut client_session(100), &body).await,
+        Response::Signature(_)
+    ));
+    assert_eq!(asked(), 3, "the window has passed");
+}
+
+#[tokio::test]
+async fn forwarded_only_policy_asks_only_for_forwarded_requests() {
+    use ed25519_dalek::Signer;
+    let yes = Arc::new(ScriptedPrompter {
+        answer: true,
+        ..Default::default()
+    });
+    let policy = agentry_core::ConfirmPolicy::default().forwarded_only(true);
+    let agent = agent_with_policy(yes.clone(), policy);
+    add_fixture(&agent, "ssh-add-c-ed25519.bin").await;
+    let body = sign_body(&public_blob("ed25519"), b"d", 0);
+    assert!(matches!(
+        call(&agent, &mut session(), &body).await,
+        Response::Signature(_)
+    ));
+    assert_eq!(yes.asked.lock().unwrap().len(), 0);
+
+    let host = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
+    let mut key = agentry_core::wire::Writer::new();
+    key.string(b"ssh-ed25519")
+        .string(host.verifying_key().as_bytes());
+    let mut sig = agentry_core::wire::Writer::new();
+    sig.string(b"ssh-ed25519")
+        .string(&host.sign(&[1; 32]).to_bytes());
+    let bind = Request::Extension(agentry_core::proto::Extension::SessionBind(
+        agentry_core::proto::SessionBind {
+            host_key: key.into_bytes(),
+            session_id: vec![1; 32],
+            signature: sig.into_bytes(),
+            is_forwarding: true,
+        },
+    ))
+    .encode();
+    let mut forwarded = session();
+    assert_eq!(call(&agent, &mut forwarded, &bind).await, Response::Success);
+    assert!(matches!(
+        call(&agent, &mut forwarded, &body).await,
+        Response::Signature(_)
+    ));
+    let asked = yes.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].forwarded);
+    assert_eq!(asked[0].forwarding_path.len(), 1);
+    assert!(asked[0].message().contains("forwarded"));
+}

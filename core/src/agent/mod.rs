@@ -4,6 +4,7 @@
 //! reply. Locks are held only for map lookups: prompts and signatures run with none held, so a
 //! slow request never holds up another connection.
 
+mod consent;
 mod destination;
 mod extension;
 mod keystore;
@@ -14,6 +15,8 @@ use crate::keys::{PrivateKey, SignError, SigningKey};
 use crate::prompt::{ConfirmRequest, Prompter};
 use crate::proto::{AddIdentity, Constraint, Request, Response, SignRequest};
 use crate::session::Session;
+pub use consent::ConfirmPolicy;
+use consent::Consents;
 use keystore::{Entry, Keystore};
 use lock::{LockState, Unlock};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,6 +32,8 @@ pub struct AgentOptions {
     pub default_lifetime: Option<Duration>,
     /// Ask for confirmation of every key use, whatever the key's constraints.
     pub confirm_all: bool,
+    /// How confirmation prompts behave (timeout, forwarded-only, remembered answers).
+    pub confirm_policy: ConfirmPolicy,
 }
 
 impl AgentOptions {
@@ -40,6 +45,12 @@ impl AgentOptions {
     /// Sets [`AgentOptions::allow_ssh_rsa_sha1`].
     pub fn allow_ssh_rsa_sha1(mut self, allow: bool) -> Self {
         self.allow_ssh_rsa_sha1 = allow;
+        self
+    }
+
+    /// Sets [`AgentOptions::confirm_policy`].
+    pub fn confirm_policy(mut self, policy: ConfirmPolicy) -> Self {
+        self.confirm_policy = policy;
         self
     }
 
@@ -62,6 +73,7 @@ struct Shared {
     prompter: Option<Arc<dyn Prompter>>,
     clock: Arc<dyn Clock>,
     options: AgentOptions,
+    consents: Consents,
     rng: ring::rand::SystemRandom,
 }
 
@@ -99,6 +111,7 @@ impl Agent {
                 prompter,
                 clock,
                 options,
+                consents: Consents::default(),
                 rng: ring::rand::SystemRandom::new(),
             }),
         }
@@ -293,7 +306,27 @@ impl Agent {
         }
     }
 
+    /// Asks the user (unless the confirm policy says a "yes" still holds or is not needed);
+    /// an unanswered prompt is a "no" after the policy's timeout.
     async fn confirm(&self, session: &Session, entry: &Entry, hop_names: &[String]) -> bool {
+        let policy = &self.shared.options.confirm_policy;
+        let consents = &self.shared.consents;
+        if consents.skip_prompt(policy, session, &entry.fingerprint, self.now()) {
+            return true;
+        }
+        let allowed = tokio::time::timeout(policy.timeout, self.prompt(session, entry, hop_names))
+            .await
+            .unwrap_or_else(|_| {
+                tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, "confirmation timed out");
+                false
+            });
+        if allowed {
+            consents.record_yes(policy, session, &entry.fingerprint, self.now());
+        }
+        allowed
+    }
+
+    async fn prompt(&self, session: &Session, entry: &Entry, hop_names: &[String]) -> bool {
         let Some(prompter) = &self.shared.prompter else {
             return false;
         };
