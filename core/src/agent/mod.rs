@@ -291,11 +291,7 @@ impl Agent {
         let result = if entry.key.is_cheap() {
             entry.key.sign(&req.data, req.flags, allow_sha1)
         } else {
-            let entry = Arc::clone(&entry);
-            let data = req.data;
-            tokio::task::spawn_blocking(move || entry.key.sign(&data, req.flags, allow_sha1))
-                .await
-                .unwrap_or(Err(SignError::Failed))
+            sign_off_reactor(Arc::clone(&entry), req.data, req.flags, allow_sha1).await
         };
         match result {
             Ok(sig) => Response::Signature(sig),
@@ -407,6 +403,28 @@ impl Agent {
             .lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Makes a slow signature (RSA, P-384, P-521) without stalling other tasks. On a multi-threaded
+/// runtime the signing worker hands its other tasks to the rest of the pool and signs in place
+/// (no thread hand-off per signature); elsewhere the signature goes to the blocking pool.
+async fn sign_off_reactor(
+    entry: Arc<Entry>,
+    data: Vec<u8>,
+    flags: u32,
+    allow_sha1: bool,
+) -> Result<Vec<u8>, SignError> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let multi_thread = Handle::try_current()
+        .map(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
+        .unwrap_or(false);
+    if multi_thread {
+        tokio::task::block_in_place(|| entry.key.sign(&data, flags, allow_sha1))
+    } else {
+        tokio::task::spawn_blocking(move || entry.key.sign(&data, flags, allow_sha1))
+            .await
+            .unwrap_or(Err(SignError::Failed))
     }
 }
 

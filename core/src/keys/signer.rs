@@ -138,7 +138,8 @@ impl SigningKey {
     /// which is made only when `allow_sha1` is set. Other key types ignore `flags`, as OpenSSH's
     /// agent does.
     pub fn sign(&self, data: &[u8], flags: u32, allow_sha1: bool) -> Result<Vec<u8>, SignError> {
-        let mut w = Writer::new();
+        // Name, blob and their lengths; RSA grows it once to the modulus size.
+        let mut w = Writer::with_capacity(192);
         match &self.inner {
             Inner::Ed25519(k) => {
                 let sig = k.sign(data);
@@ -195,7 +196,7 @@ fn ecdsa(k: &EcdsaKeypair) -> Result<Inner, SignError> {
 /// `string name || string (mpint r || mpint s)` from a fixed-width `r || s`.
 fn ecdsa_blob(w: &mut Writer, name: &str, rs: &[u8]) {
     let (r, s) = rs.split_at(rs.len() / 2);
-    let mut inner = Writer::new();
+    let mut inner = Writer::with_capacity(rs.len() + 10);
     mpint(&mut inner, r);
     mpint(&mut inner, s);
     w.string(name.as_bytes()).string(&inner.into_bytes());

@@ -36,7 +36,18 @@ pub enum Response {
 impl Response {
     /// Encodes the response as a message body (no length prefix).
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::new();
+        let capacity = match self {
+            Self::Signature(sig) => 5 + sig.len(),
+            Self::Identities(ids) => {
+                5 + ids
+                    .iter()
+                    .map(|i| 8 + i.key_blob.len() + i.comment.len())
+                    .sum::<usize>()
+            }
+            Self::SuccessWith(p) | Self::ExtensionResponse(p) => 1 + p.len(),
+            _ => 1,
+        };
+        let mut w = Writer::with_capacity(capacity);
         match self {
             Self::Failure => {
                 w.u8(msg::FAILURE);

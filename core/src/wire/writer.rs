@@ -12,6 +12,13 @@ impl Writer {
         Self::default()
     }
 
+    /// An empty writer with room for `capacity` bytes (saves reallocations on hot paths).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            buf: Vec::with_capacity(capacity),
+        }
+    }
+
     /// The bytes written so far.
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
