@@ -73,9 +73,17 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
     }
     let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTRY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // In the background nobody reads stderr once we are ready (the starter has exited).
+    let quiet = args.notify_ready;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(move || -> Box<dyn Write> {
+            if quiet {
+                Box::new(std::io::sink())
+            } else {
+                Box::new(std::io::stderr())
+            }
+        })
         .with_ansi(false)
         .init();
     let pipe = pipe_name(args.address.as_deref())?;

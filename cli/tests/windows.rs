@@ -1,0 +1,141 @@
+//! The `agentry` binary on Windows (run under Wine by scripts/test): `start -D` serving a pipe,
+//! the client commands through `SSH_AUTH_SOCK` naming that pipe, `openssh-config`, a squatted
+//! pipe refused, and `start` in the background followed by `stop`.
+#![cfg(windows)]
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+fn agentry() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
+    command
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("SSH_AGENT_PID")
+        .stdin(Stdio::null());
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("run agentry")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn unique_pipe() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        r"\\.\pipe\agentry-cli-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `agentry start -D -a PIPE --no-window`, killed on drop.
+struct Foreground(Child);
+
+impl Foreground {
+    fn start(pipe: &str) -> Self {
+        let child = agentry()
+            .args(["start", "-D", "--no-window", "-a", pipe])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn agentry start -D");
+        let started = Self(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(pipe)
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "agent did not open {pipe}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        started
+    }
+}
+
+impl Drop for Foreground {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn client(pipe: &str, args: &[&str]) -> Output {
+    run(agentry().env("SSH_AUTH_SOCK", pipe).args(args))
+}
+
+#[test]
+fn client_commands_over_the_pipe() {
+    let pipe = unique_pipe();
+    let _agent = Foreground::start(&pipe);
+    let empty = client(&pipe, &["list"]);
+    assert_eq!(empty.status.code(), Some(1), "{}", text(&empty.stderr));
+    assert!(text(&empty.stdout).contains("no identities"));
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys/ed25519");
+    let added = client(&pipe, &["add", key.to_str().unwrap()]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let listed = client(&pipe, &["list"]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    assert!(
+        text(&listed.stdout).contains("ED25519"),
+        "{}",
+        text(&listed.stdout)
+    );
+    let config = client(&pipe, &["openssh-config"]);
+    assert_eq!(
+        text(&config.stdout).trim(),
+        format!("IdentityAgent \"{}\"", pipe.replace('\\', "/"))
+    );
+    let nobody = client(r"\\.\pipe\agentry-nobody-here", &["list"]);
+    assert_eq!(nobody.status.code(), Some(2), "{}", text(&nobody.stderr));
+}
+
+#[test]
+fn a_second_agent_on_the_same_pipe_is_refused() {
+    let pipe = unique_pipe();
+    let _agent = Foreground::start(&pipe);
+    let second = run(agentry().args(["start", "-D", "--no-window", "-a", &pipe]));
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        text(&second.stderr).contains("already exists"),
+        "{}",
+        text(&second.stderr)
+    );
+}
+
+#[test]
+fn start_in_the_background_then_stop() {
+    let pipe = unique_pipe();
+    // Output to a file, not a pipe: the detached agent must not keep our pipe open.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("start.out");
+    let status = agentry()
+        .args(["start", "--no-window", "-a", &pipe])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run agentry start");
+    let out = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{out}");
+    assert!(out.contains(&format!("SSH_AUTH_SOCK={pipe}")), "{out}");
+    let pid = out
+        .lines()
+        .find_map(|l| l.strip_prefix("SSH_AGENT_PID="))
+        .expect("pid line")
+        .to_owned();
+    assert_eq!(client(&pipe, &["list"]).status.code(), Some(1));
+    let stopped = run(agentry().env("SSH_AGENT_PID", &pid).arg("stop"));
+    assert!(stopped.status.success(), "{}", text(&stopped.stderr));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client(&pipe, &["list"]).status.code() != Some(2) {
+        assert!(Instant::now() < deadline, "agent still answers after stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
