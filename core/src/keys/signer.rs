@@ -69,10 +69,9 @@ impl RingEcdsa {
         Ok(Self { pair, rng })
     }
 
-    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, SignError> {
+    fn sign(&self, data: &[u8]) -> Result<ring::signature::Signature, SignError> {
         self.pair
             .sign(&self.rng, data)
-            .map(|sig| sig.as_ref().to_vec())
             .map_err(|_| SignError::Failed)
     }
 }
@@ -145,8 +144,8 @@ impl SigningKey {
                 let sig = k.sign(data);
                 w.string(b"ssh-ed25519").string(&sig.to_bytes());
             }
-            Inner::P256(k) => ecdsa_blob(&mut w, "ecdsa-sha2-nistp256", &k.sign(data)?),
-            Inner::P384(k) => ecdsa_blob(&mut w, "ecdsa-sha2-nistp384", &k.sign(data)?),
+            Inner::P256(k) => ecdsa_blob(&mut w, "ecdsa-sha2-nistp256", k.sign(data)?.as_ref()),
+            Inner::P384(k) => ecdsa_blob(&mut w, "ecdsa-sha2-nistp384", k.sign(data)?.as_ref()),
             Inner::P521(k) => {
                 let sig: p521::ecdsa::Signature = k.sign(data);
                 ecdsa_blob(&mut w, "ecdsa-sha2-nistp521", &sig.to_bytes());
@@ -193,28 +192,40 @@ fn ecdsa(k: &EcdsaKeypair) -> Result<Inner, SignError> {
     })
 }
 
-/// `string name || string (mpint r || mpint s)` from a fixed-width `r || s`.
+/// `string name || string (mpint r || mpint s)` from a fixed-width `r || s`, written straight
+/// into `w` (this is on the signing path).
 fn ecdsa_blob(w: &mut Writer, name: &str, rs: &[u8]) {
     let (r, s) = rs.split_at(rs.len() / 2);
-    let mut inner = Writer::with_capacity(rs.len() + 10);
-    mpint(&mut inner, r);
-    mpint(&mut inner, s);
-    w.string(name.as_bytes()).string(&inner.into_bytes());
+    let inner = mpint_len(r) + mpint_len(s);
+    w.string(name.as_bytes())
+        .u32(u32::try_from(inner).unwrap_or(u32::MAX));
+    mpint(w, r);
+    mpint(w, s);
 }
 
-/// Writes an unsigned big-endian integer as an SSH `mpint`.
-pub(crate) fn mpint(w: &mut Writer, magnitude: &[u8]) {
+/// The unsigned big-endian integer without leading zeros, and whether it needs a sign byte.
+fn trim(magnitude: &[u8]) -> (&[u8], bool) {
     let first = magnitude
         .iter()
         .position(|b| *b != 0)
         .unwrap_or(magnitude.len());
     let trimmed = &magnitude[first..];
-    if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
-        let mut v = Vec::with_capacity(trimmed.len() + 1);
-        v.push(0);
-        v.extend_from_slice(trimmed);
-        w.string(&v);
-    } else {
-        w.string(trimmed);
+    (trimmed, trimmed.first().is_some_and(|b| b & 0x80 != 0))
+}
+
+/// Encoded size of [`mpint`]'s output.
+fn mpint_len(magnitude: &[u8]) -> usize {
+    let (trimmed, sign_byte) = trim(magnitude);
+    4 + usize::from(sign_byte) + trimmed.len()
+}
+
+/// Writes an unsigned big-endian integer as an SSH `mpint`.
+pub(crate) fn mpint(w: &mut Writer, magnitude: &[u8]) {
+    let (trimmed, sign_byte) = trim(magnitude);
+    let len = trimmed.len() + usize::from(sign_byte);
+    w.u32(u32::try_from(len).unwrap_or(u32::MAX));
+    if sign_byte {
+        w.u8(0);
     }
+    w.raw(trimmed);
 }
