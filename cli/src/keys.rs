@@ -53,6 +53,14 @@ pub(crate) struct RemoveArgs {
     keys: Vec<String>,
 }
 
+/// Connects to the agent (on Windows, by the transport `--transport` chose).
+fn connect() -> Result<Client, agentry_platform::client::ClientError> {
+    #[cfg(unix)]
+    return Client::from_env();
+    #[cfg(windows)]
+    return crate::daemon::connect();
+}
+
 fn identities(client: &mut Client) -> Result<Vec<Identity>, Failure> {
     match client.request(&Request::RequestIdentities)? {
         Response::Identities(ids) => Ok(ids),
@@ -64,7 +72,7 @@ fn identities(client: &mut Client) -> Result<Vec<Identity>, Failure> {
 }
 
 pub(crate) fn list(args: &ListArgs) -> Outcome {
-    let mut client = Client::from_env()?;
+    let mut client = connect()?;
     let ids = identities(&mut client)?;
     if ids.is_empty() {
         println!("The agent has no identities.");
@@ -84,7 +92,7 @@ pub(crate) fn list(args: &ListArgs) -> Outcome {
 }
 
 pub(crate) fn add(args: &AddArgs) -> Outcome {
-    let mut client = Client::from_env()?;
+    let mut client = connect()?;
     let mut constraints = Vec::new();
     if let Some(life) = args.lifetime {
         constraints.push(Constraint::Lifetime(
@@ -169,7 +177,7 @@ fn send_add(
 }
 
 pub(crate) fn remove(args: &RemoveArgs) -> Outcome {
-    let mut client = Client::from_env()?;
+    let mut client = connect()?;
     let mut outcome = Ok(());
     for key in &args.keys {
         if let Err(e) = remove_one(&mut client, key) {
@@ -237,7 +245,7 @@ fn fingerprint_kind(key: &str) -> Option<FingerprintHash> {
 }
 
 pub(crate) fn remove_all() -> Outcome {
-    let mut client = Client::from_env()?;
+    let mut client = connect()?;
     match client.request(&Request::RemoveAllIdentities)? {
         Response::Success => {
             eprintln!("All identities removed.");
@@ -251,7 +259,7 @@ pub(crate) fn remove_all() -> Outcome {
 }
 
 pub(crate) fn lock(locking: bool) -> Outcome {
-    let mut client = Client::from_env()?;
+    let mut client = connect()?;
     let passphrase = if locking {
         let first = read_passphrase("Enter lock password: ").map_err(Failure::new)?;
         if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
@@ -309,7 +317,7 @@ fn extensions(client: &mut Client) -> Result<Option<Vec<String>>, Failure> {
 }
 
 pub(crate) fn query() -> Outcome {
-    let mut client = Client::from_env()?;
+    let mut client = connect()?;
     match extensions(&mut client)? {
         Some(names) => {
             names.iter().for_each(|n| println!("{n}"));
@@ -323,7 +331,7 @@ pub(crate) fn query() -> Outcome {
 }
 
 pub(crate) fn status() -> Outcome {
-    let mut client = Client::from_env()?;
+    let mut client = connect()?;
     let ids = identities(&mut client)?;
     let extensions = extensions(&mut client)?;
     println!("socket: {}", client.name().display());

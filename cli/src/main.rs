@@ -25,6 +25,11 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "agentry", version, propagate_version = true)]
 struct Cli {
+    /// How client commands reach the agent: auto (SSH_AUTH_SOCK, else Pageant's pipe, else
+    /// its WM_COPYDATA window), pipe (SSH_AUTH_SOCK or Pageant's pipe), copydata.
+    #[cfg(windows)]
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    transport: daemon::Transport,
     #[command(subcommand)]
     command: Command,
 }
@@ -86,6 +91,8 @@ pub(crate) type Outcome = Result<(), Failure>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(windows)]
+    daemon::choose_transport(cli.transport);
     let outcome = match cli.command {
         Command::Start(args) => daemon::start(args),
         Command::Stop(args) => daemon::stop(&args),

@@ -1,5 +1,6 @@
 //! `agentry start` and `agentry stop` on Windows. Start serves Pageant's named pipe (or the one
-//! `-a` names) and, unless `--no-window`, Pageant's `WM_COPYDATA` window, until Ctrl-C. Without
+//! `-a` names), with `--openssh-pipe` also Windows OpenSSH's, and, unless `--no-window`,
+//! Pageant's `WM_COPYDATA` window, until Ctrl-C. Without
 //! `-D` it re-executes itself with `-D` as a detached process with no console, waits until the
 //! child reports its pipe, prints it and returns. Stop ends the process `SSH_AGENT_PID` names.
 //! `agentry openssh-config` prints the `IdentityAgent` line for the pipe.
@@ -7,9 +8,12 @@
 use crate::lifetime::parse_lifetime;
 use crate::{Failure, Outcome};
 use agentry_core::{Agent, AgentOptions};
+use agentry_platform::client::{AgentClient, ClientError, Stream};
 use agentry_platform::serve::ServeOptions;
 use agentry_platform::windows::copydata::CopyDataWindow;
-use agentry_platform::windows::{name, pageant_pipe_name, serve_pipe, PipeListener};
+use agentry_platform::windows::{
+    name, pageant_pipe_name, serve_pipe, PipeError, PipeListener, OPENSSH_PIPE,
+};
 use clap::Args;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::windows::process::CommandExt;
@@ -29,6 +33,9 @@ pub(crate) struct StartArgs {
     /// Do not open the Pageant WM_COPYDATA window (pipe only).
     #[arg(long)]
     no_window: bool,
+    /// Also serve Windows OpenSSH's pipe, \\.\pipe\openssh-ssh-agent (ssh.exe, Git).
+    #[arg(long)]
+    openssh_pipe: bool,
     /// Default lifetime of added keys (seconds, or e.g. 1h30m).
     #[arg(short = 't', value_name = "LIFE", value_parser = parse_lifetime)]
     lifetime: Option<std::time::Duration>,
@@ -42,6 +49,43 @@ pub(crate) struct StartArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct StopArgs {}
+
+/// How client commands reach the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Transport {
+    /// SSH_AUTH_SOCK, else Pageant's pipe, else Pageant's window (what PuTTY does).
+    Auto,
+    /// SSH_AUTH_SOCK, else Pageant's pipe.
+    Pipe,
+    /// Pageant's WM_COPYDATA window.
+    Copydata,
+}
+
+static TRANSPORT: std::sync::OnceLock<Transport> = std::sync::OnceLock::new();
+
+/// Records `--transport` for [`connect`].
+pub(crate) fn choose_transport(transport: Transport) {
+    let _ = TRANSPORT.set(transport);
+}
+
+/// Connects to the agent by the chosen transport.
+pub(crate) fn connect() -> Result<AgentClient<Box<dyn Stream>>, ClientError> {
+    match TRANSPORT.get().copied().unwrap_or(Transport::Auto) {
+        Transport::Auto => AgentClient::from_env(),
+        Transport::Pipe => {
+            let env = std::env::var("SSH_AUTH_SOCK")
+                .ok()
+                .filter(|s| !s.is_empty());
+            let pipe = match env {
+                Some(pipe) => pipe,
+                None => pageant_pipe_name()
+                    .map_err(|e| ClientError::Connect("Pageant's pipe".into(), e))?,
+            };
+            AgentClient::connect(std::path::Path::new(&pipe))
+        }
+        Transport::Copydata => AgentClient::copydata(name::PAGEANT_WINDOW),
+    }
+}
 
 #[derive(Debug, Args)]
 pub(crate) struct OpensshConfigArgs {
@@ -97,6 +141,17 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
     let agent = Agent::new(options);
     runtime.block_on(async {
         let listener = PipeListener::bind(&pipe).map_err(|e| Failure::new(e.to_string()))?;
+        let openssh = if args.openssh_pipe {
+            Some(PipeListener::bind(OPENSSH_PIPE).map_err(|e| match e {
+                PipeError::InUse(_) => Failure::new(format!(
+                    "{e}. If it is the Windows ssh-agent service, stop it (as administrator): \
+                     Stop-Service ssh-agent; Set-Service ssh-agent -StartupType Disabled"
+                )),
+                other => Failure::new(other.to_string()),
+            })?)
+        } else {
+            None
+        };
         let _window = if args.no_window {
             None
         } else {
@@ -113,11 +168,23 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
         }
         let _ = std::io::stdout().flush();
         tracing::info!(pipe = %pipe, window = !args.no_window, pid = std::process::id(), "agent listening");
-        let shutdown = async {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let extra = openssh.map(|listener| {
+            let served = serve_pipe(listener, agent.clone(), until_stopped(stopped.clone()), ServeOptions::default());
+            tokio::spawn(served)
+        });
+        tokio::spawn(async move {
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("Ctrl-C: shutting down");
-        };
-        serve_pipe(listener, agent, shutdown, ServeOptions::default()).await;
+            let _ = stop.send(true);
+        });
+        serve_pipe(listener, agent, until_stopped(stopped), ServeOptions::default()).await;
+        if let Some(extra) = extra {
+            let _ = extra.await;
+        }
         Ok(())
     })
 }
@@ -133,6 +200,9 @@ fn start_in_background(args: &StartArgs) -> Outcome {
     }
     if args.no_window {
         command.arg("--no-window");
+    }
+    if args.openssh_pipe {
+        command.arg("--openssh-pipe");
     }
     if let Some(life) = args.lifetime {
         command.arg("-t").arg(life.as_secs().to_string());

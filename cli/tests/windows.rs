@@ -39,8 +39,16 @@ struct Foreground(Child);
 
 impl Foreground {
     fn start(pipe: &str) -> Self {
+        Self::start_with(pipe, &[])
+    }
+
+    fn start_with(pipe: &str, extra: &[&str]) -> Self {
+        let window = !extra.contains(&"--window");
+        let extra: Vec<&str> = extra.iter().copied().filter(|a| *a != "--window").collect();
         let child = agentry()
-            .args(["start", "-D", "--no-window", "-a", pipe])
+            .args(["start", "-D", "-a", pipe])
+            .args(window.then_some("--no-window"))
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -138,4 +146,58 @@ fn start_in_the_background_then_stop() {
         assert!(Instant::now() < deadline, "agent still answers after stop");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn openssh_pipe_is_served_on_request_and_a_holder_is_named() {
+    let openssh = r"\\.\pipe\openssh-ssh-agent";
+    let pipe = unique_pipe();
+    let _agent = Foreground::start_with(&pipe, &["--openssh-pipe"]);
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys/ed25519");
+    let added = client(openssh, &["add", key.to_str().unwrap()]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    // The same agent behind both pipes.
+    assert!(client(&pipe, &["list"]).status.success());
+    let second = run(agentry().args([
+        "start",
+        "-D",
+        "--no-window",
+        "--openssh-pipe",
+        "-a",
+        &unique_pipe(),
+    ]));
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        text(&second.stderr).contains("Stop-Service ssh-agent"),
+        "{}",
+        text(&second.stderr)
+    );
+}
+
+#[test]
+fn client_commands_over_wm_copydata() {
+    let pipe = unique_pipe();
+    let _agent = Foreground::start_with(&pipe, &["--window"]);
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys/ed25519");
+    let legacy = |args: &[&str]| run(agentry().args(["--transport", "copydata"]).args(args));
+    let added = legacy(&["add", key.to_str().unwrap()]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let listed = legacy(&["list"]);
+    assert!(
+        text(&listed.stdout).contains("ED25519"),
+        "{}",
+        text(&listed.stderr)
+    );
+    let over_pipe =
+        run(agentry()
+            .env("SSH_AUTH_SOCK", &pipe)
+            .args(["--transport", "pipe", "list"]));
+    assert!(text(&over_pipe.stdout).contains("ED25519"));
+    let second = run(agentry().args(["start", "-D", "-a", &unique_pipe()]));
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        text(&second.stderr).contains("\"Pageant\" window already exists"),
+        "{}",
+        text(&second.stderr)
+    );
 }
