@@ -7,10 +7,12 @@
 
 use crate::lifetime::parse_lifetime;
 use crate::{Failure, Outcome};
+use agentry_core::prompt::Prompter;
 use agentry_core::{Agent, AgentOptions};
 use agentry_platform::client::{AgentClient, ClientError, Stream};
 use agentry_platform::serve::ServeOptions;
 use agentry_platform::windows::copydata::CopyDataWindow;
+use agentry_platform::windows::prompt::DialogPrompter;
 use agentry_platform::windows::{
     name, pageant_pipe_name, serve_pipe, PipeError, PipeListener, OPENSSH_PIPE,
 };
@@ -18,6 +20,10 @@ use clap::Args;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::windows::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+/// How long a confirmation dialog waits before it counts as "No".
+const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// `DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW`.
 const DETACHED: u32 = 0x0000_0008 | 0x0000_0200 | 0x0800_0000;
@@ -138,7 +144,12 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
     let options = AgentOptions::new()
         .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1)
         .default_lifetime(args.lifetime);
-    let agent = Agent::new(options);
+    let prompter = Arc::new(DialogPrompter::new(CONFIRM_TIMEOUT)) as Arc<dyn Prompter>;
+    let agent = Agent::with_parts(
+        options,
+        Some(prompter),
+        Arc::new(agentry_core::clock::TokioClock),
+    );
     runtime.block_on(async {
         let listener = PipeListener::bind(&pipe).map_err(|e| Failure::new(e.to_string()))?;
         let openssh = if args.openssh_pipe {

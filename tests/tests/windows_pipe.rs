@@ -166,3 +166,25 @@ fn clients_find_the_agent_under_pageants_names() {
     );
     drop(served);
 }
+
+#[test]
+fn an_unanswered_dialog_is_a_refusal() {
+    use agentry_platform::windows::prompt::DialogPrompter;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let prompter = DialogPrompter::new(Duration::from_millis(500));
+    let request = ConfirmRequest {
+        comment: "test key".to_owned(),
+        fingerprint: "SHA256:x".to_owned(),
+        algorithm: "ssh-ed25519".to_owned(),
+        client: agentry_core::ClientInfo::default(),
+        forwarding_path: Vec::new(),
+        forwarded: false,
+    };
+    let started = Instant::now();
+    let allowed = runtime.block_on(prompter.confirm(request));
+    eprintln!("dialog answered {allowed} after {:?}", started.elapsed());
+    assert!(!allowed);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // The box was pressed "No" and closed: the blocking thread is free again.
+    runtime.shutdown_timeout(Duration::from_secs(10));
+}
