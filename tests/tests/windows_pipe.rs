@@ -188,3 +188,28 @@ fn an_unanswered_dialog_is_a_refusal() {
     // The box was pressed "No" and closed: the blocking thread is free again.
     runtime.shutdown_timeout(Duration::from_secs(10));
 }
+
+#[test]
+fn many_clients_at_once_are_all_served() {
+    let agent = WinTestAgent::start();
+    let threads: Vec<_> = (0..32)
+        .map(|_| {
+            let pipe = agent.pipe().to_owned();
+            std::thread::spawn(move || {
+                for _ in 0..10 {
+                    let mut client = AgentClient::new(
+                        Box::new(connect_pipe(&pipe).expect("connect")) as Box<dyn Stream>,
+                        pipe.clone().into(),
+                    );
+                    assert_eq!(
+                        client.call(&[msg::REQUEST_IDENTITIES]).unwrap(),
+                        [12, 0, 0, 0, 0]
+                    );
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("client thread");
+    }
+}
