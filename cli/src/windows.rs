@@ -12,7 +12,7 @@ use agentry_core::{Agent, AgentOptions};
 use agentry_platform::client::{AgentClient, ClientError, Stream};
 use agentry_platform::serve::ServeOptions;
 use agentry_platform::windows::copydata::CopyDataWindow;
-use agentry_platform::windows::prompt::DialogPrompter;
+use agentry_platform::windows::prompt::{ConsolePrompter, DialogPrompter};
 use agentry_platform::windows::{
     name, pageant_pipe_name, serve_pipe, PipeError, PipeListener, OPENSSH_PIPE,
 };
@@ -48,6 +48,9 @@ pub(crate) struct StartArgs {
     /// Make legacy ssh-rsa (SHA-1) signatures when a client asks.
     #[arg(long)]
     allow_ssh_rsa_sha1: bool,
+    /// Ask confirmations on this console instead of with a dialog (needs -D).
+    #[arg(long, requires = "foreground")]
+    tty_prompts: bool,
     /// Internal: print the pipe name on stdout once listening.
     #[arg(long, hide = true)]
     notify_ready: bool,
@@ -144,7 +147,11 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
     let options = AgentOptions::new()
         .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1)
         .default_lifetime(args.lifetime);
-    let prompter = Arc::new(DialogPrompter::new(CONFIRM_TIMEOUT)) as Arc<dyn Prompter>;
+    let prompter: Arc<dyn Prompter> = if args.tty_prompts {
+        Arc::new(ConsolePrompter::new(CONFIRM_TIMEOUT))
+    } else {
+        Arc::new(DialogPrompter::new(CONFIRM_TIMEOUT))
+    };
     let agent = Agent::with_parts(
         options,
         Some(prompter),

@@ -167,26 +167,41 @@ fn clients_find_the_agent_under_pageants_names() {
     drop(served);
 }
 
-#[test]
-fn an_unanswered_dialog_is_a_refusal() {
-    use agentry_platform::windows::prompt::DialogPrompter;
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let prompter = DialogPrompter::new(Duration::from_millis(500));
-    let request = ConfirmRequest {
+fn question() -> ConfirmRequest {
+    ConfirmRequest {
         comment: "test key".to_owned(),
         fingerprint: "SHA256:x".to_owned(),
         algorithm: "ssh-ed25519".to_owned(),
         client: agentry_core::ClientInfo::default(),
         forwarding_path: Vec::new(),
         forwarded: false,
-    };
+    }
+}
+
+#[test]
+fn an_unanswered_dialog_is_a_refusal() {
+    use agentry_platform::windows::prompt::DialogPrompter;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let prompter = DialogPrompter::new(Duration::from_millis(500));
     let started = Instant::now();
-    let allowed = runtime.block_on(prompter.confirm(request));
+    let allowed = runtime.block_on(prompter.confirm(question()));
     eprintln!("dialog answered {allowed} after {:?}", started.elapsed());
     assert!(!allowed);
     assert!(started.elapsed() < Duration::from_secs(10));
     // The box was pressed "No" and closed: the blocking thread is free again.
     runtime.shutdown_timeout(Duration::from_secs(10));
+}
+
+#[test]
+fn an_unanswered_console_question_is_a_refusal() {
+    use agentry_platform::windows::prompt::ConsolePrompter;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let prompter = ConsolePrompter::new(Duration::from_millis(500));
+    let started = Instant::now();
+    // No console, an empty line, or no answer in time: all refusals.
+    assert!(!runtime.block_on(prompter.confirm(question())));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    runtime.shutdown_timeout(Duration::from_millis(100));
 }
 
 #[test]

@@ -1,7 +1,9 @@
-//! Confirmation prompts on Windows: a native Yes/No message box, "No" as the default button,
-//! brought to the foreground and kept on top, shown from a blocking thread so no agent thread
-//! (and never the `WM_COPYDATA` window thread) waits on it. Nobody answering within the timeout
-//! means no: the box is then closed with "No" and the key is not used.
+//! Confirmation prompts on Windows: a native Yes/No message box ([`DialogPrompter`]), "No" as
+//! the default button, brought to the foreground and kept on top, shown from a blocking thread so
+//! no agent thread (and never the `WM_COPYDATA` window thread) waits on it; or, for an agent run
+//! in the foreground with `--tty-prompts`, a `[y/N]` question on its console
+//! ([`ConsolePrompter`]), one at a time. Nobody answering within the timeout means no: the box
+//! is then closed with "No", and a late console answer is discarded.
 
 use agentry_core::prompt::{ConfirmRequest, PromptFuture, Prompter};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,4 +71,58 @@ pub fn close_with_no(caption: &str) -> bool {
     }
     // SAFETY: posting a command to a window handle is harmless even if it closed meanwhile.
     unsafe { PostMessageW(dialog, WM_COMMAND, IDNO as usize, 0) != 0 }
+}
+
+/// Asks on the agent's console (`CONOUT$`/`CONIN$`); anything but `y`/`yes` is a refusal.
+#[derive(Debug)]
+pub struct ConsolePrompter {
+    timeout: Duration,
+    one_at_a_time: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+impl ConsolePrompter {
+    /// A prompter whose questions expire after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            one_at_a_time: std::sync::Arc::default(),
+        }
+    }
+}
+
+impl Prompter for ConsolePrompter {
+    fn confirm(&self, request: ConfirmRequest) -> PromptFuture<bool> {
+        let (timeout, lock) = (self.timeout, self.one_at_a_time.clone());
+        let text = request.message();
+        Box::pin(async move {
+            let asked = async move {
+                // Held until the console read ends, even past the timeout.
+                let turn = lock.lock_owned().await;
+                tokio::task::spawn_blocking(move || {
+                    let _turn = turn;
+                    ask_console(&text).unwrap_or(false)
+                })
+                .await
+                .unwrap_or(false)
+            };
+            tokio::time::timeout(timeout, asked).await.unwrap_or(false)
+        })
+    }
+}
+
+fn ask_console(text: &str) -> std::io::Result<bool> {
+    use std::io::{BufRead, Write};
+    let mut out = std::fs::OpenOptions::new().write(true).open("CONOUT$")?;
+    write!(out, "{text}\nAllow? [y/N] ")?;
+    out.flush()?;
+    let input = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("CONIN$")?;
+    let mut line = String::new();
+    std::io::BufReader::new(input).read_line(&mut line)?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
