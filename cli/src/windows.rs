@@ -139,6 +139,9 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
         })
         .with_ansi(false)
         .init();
+    if let Err(e) = agentry_platform::windows::process::harden_process() {
+        tracing::warn!("cannot restrict access to the agent process: {e}");
+    }
     let pipe = pipe_name(args.address.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -201,3 +201,25 @@ fn client_commands_over_wm_copydata() {
         text(&second.stderr)
     );
 }
+
+#[test]
+fn the_agent_process_is_closed_to_other_programs() {
+    use agentry_platform::windows::process::{process_sddl, USER_ACCESS};
+    use agentry_platform::windows::security::current_user_sid;
+    let pipe = unique_pipe();
+    let agent = Foreground::start(&pipe);
+    let sddl = process_sddl(agent.0.id()).expect("read the agent's DACL");
+    let user = current_user_sid().unwrap().to_string_sid().unwrap();
+    // Wine does not report the DACL's "protected" flag; Windows does.
+    let lower = sddl.to_ascii_lowercase();
+    let user_ace = format!("(a;;0x{USER_ACCESS:x};;;{user})").to_ascii_lowercase();
+    assert!(
+        lower.contains(&user_ace),
+        "no limited ACE for the user: {sddl}"
+    );
+    assert!(
+        !sddl.contains(&format!("(A;;GA;;;{user})")) && !sddl.contains(&format!("FA;;;{user})")),
+        "the user has full access: {sddl}"
+    );
+    eprintln!("agent process DACL: {sddl}");
+}

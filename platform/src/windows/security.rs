@@ -10,12 +10,12 @@ use windows_sys::Win32::Foundation::{CloseHandle, LocalFree, ERROR_SUCCESS, HAND
 use windows_sys::Win32::Security::Authorization::{
     ConvertSecurityDescriptorToStringSecurityDescriptorW, ConvertSidToStringSidW,
     ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW, GetSecurityInfo,
-    SDDL_REVISION_1, SE_KERNEL_OBJECT,
+    SetSecurityInfo, SDDL_REVISION_1, SE_KERNEL_OBJECT,
 };
 use windows_sys::Win32::Security::{
-    GetLengthSid, GetTokenInformation, TokenUser, DACL_SECURITY_INFORMATION,
-    OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, TOKEN_QUERY,
-    TOKEN_USER,
+    GetLengthSid, GetSecurityDescriptorDacl, GetTokenInformation, TokenUser, ACL,
+    DACL_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION,
+    PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
@@ -244,6 +244,34 @@ impl SecurityDescriptor {
             return Err(io::Error::last_os_error());
         }
         Ok(Self(descriptor))
+    }
+
+    /// Sets this descriptor's DACL, protected from inheritance, on the kernel object `handle`.
+    pub fn apply_dacl(&self, handle: BorrowedHandle<'_>) -> io::Result<()> {
+        let (mut present, mut defaulted) = (0, 0);
+        let mut dacl: *mut ACL = std::ptr::null_mut();
+        // SAFETY: `self.0` is a valid descriptor; `dacl` receives a pointer into it.
+        let ok =
+            unsafe { GetSecurityDescriptorDacl(self.0, &mut present, &mut dacl, &mut defaulted) };
+        if ok == 0 || present == 0 {
+            return Err(io::Error::other("the descriptor has no DACL"));
+        }
+        // SAFETY: `dacl` points into `self`, alive across the call, which only reads it.
+        let err = unsafe {
+            SetSecurityInfo(
+                handle.as_raw_handle(),
+                SE_KERNEL_OBJECT,
+                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                dacl,
+                std::ptr::null(),
+            )
+        };
+        if err != ERROR_SUCCESS {
+            return Err(io::Error::from_raw_os_error(err as i32));
+        }
+        Ok(())
     }
 
     /// `SECURITY_ATTRIBUTES` pointing at this descriptor (valid while `self` lives).
