@@ -5,6 +5,7 @@
 //! command runs with `SSH_AUTH_SOCK` set, then exits with the command's status.
 
 use crate::lifetime::parse_lifetime;
+use crate::ready::spawn_until_ready;
 use crate::shell::Syntax;
 use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
@@ -12,8 +13,8 @@ use agentry_core::{Agent, AgentOptions, ConfirmPolicy};
 use agentry_platform::unix::askpass::AskpassPrompter;
 use agentry_platform::unix::{activation, process, signals, AgentSocket};
 use clap::Args;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
+use std::process::Command;
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
@@ -221,32 +222,11 @@ fn start_in_background(args: &StartArgs) -> Outcome {
             .arg("--confirm-timeout")
             .arg(timeout.as_secs().to_string());
     }
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
     process::start_in_new_session(&mut command);
-    let mut child = command
-        .spawn()
-        .map_err(|e| Failure::new(format!("cannot start the agent: {e}")))?;
-    let mut line = String::new();
-    if let Some(stdout) = child.stdout.take() {
-        let _ = BufReader::new(stdout).read_line(&mut line);
-    }
-    let socket = line.trim_end();
-    if socket.is_empty() {
-        let mut errors = String::new();
-        if let Some(mut stderr) = child.stderr.take() {
-            let _ = stderr.read_to_string(&mut errors);
-        }
-        let _ = child.wait();
-        let last = errors.lines().last().unwrap_or("the agent exited").trim();
-        let last = last.strip_prefix("agentry: ").unwrap_or(last);
-        return Err(Failure::new(last.to_owned()));
-    }
+    let (socket, pid) = spawn_until_ready(&mut command)?;
     print!(
         "{}",
-        Syntax::choose(args.csh, args.sh).started(std::path::Path::new(socket), child.id())
+        Syntax::choose(args.csh, args.sh).started(std::path::Path::new(&socket), pid)
     );
     let _ = std::io::stdout().flush();
     Ok(())

@@ -15,6 +15,7 @@ mod keyfiles;
 mod keys;
 mod lifetime;
 mod passphrase;
+mod ready;
 #[cfg(unix)]
 mod shell;
 

@@ -6,6 +6,7 @@
 //! `agentry openssh-config` prints the `IdentityAgent` line for the pipe.
 
 use crate::lifetime::parse_lifetime;
+use crate::ready::spawn_until_ready;
 use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
 use agentry_core::{Agent, AgentOptions};
@@ -17,7 +18,7 @@ use agentry_platform::windows::{
     name, pageant_pipe_name, serve_pipe, PipeError, PipeListener, OPENSSH_PIPE,
 };
 use clap::Args;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::os::windows::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -231,32 +232,10 @@ fn start_in_background(args: &StartArgs) -> Outcome {
     if args.allow_ssh_rsa_sha1 {
         command.arg("--allow-ssh-rsa-sha1");
     }
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .creation_flags(DETACHED);
-    let mut child = command
-        .spawn()
-        .map_err(|e| Failure::new(format!("cannot start the agent: {e}")))?;
-    let mut line = String::new();
-    if let Some(stdout) = child.stdout.take() {
-        let _ = BufReader::new(stdout).read_line(&mut line);
-    }
-    let pipe = line.trim_end();
-    if pipe.is_empty() {
-        let mut errors = String::new();
-        if let Some(mut stderr) = child.stderr.take() {
-            let _ = stderr.read_to_string(&mut errors);
-        }
-        let _ = child.wait();
-        let last = errors.lines().last().unwrap_or("the agent exited").trim();
-        return Err(Failure::new(
-            last.strip_prefix("agentry: ").unwrap_or(last).to_owned(),
-        ));
-    }
+    command.creation_flags(DETACHED);
+    let (pipe, pid) = spawn_until_ready(&mut command)?;
     println!("SSH_AUTH_SOCK={pipe}");
-    println!("SSH_AGENT_PID={}", child.id());
+    println!("SSH_AGENT_PID={pid}");
     Ok(())
 }
 

@@ -1,0 +1,35 @@
+//! Starting the agent in the background on any OS: spawn `agentry start --foreground
+//! --notify-ready …` detached, read the one line it prints once it listens (its socket or pipe),
+//! or, if it exits first, turn its last stderr line into the error.
+
+use crate::Failure;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+
+/// Spawns `command` (already detached as the OS requires) and waits until it reports where it
+/// listens. Returns that address and the agent's process id.
+pub(crate) fn spawn_until_ready(command: &mut Command) -> Result<(String, u32), Failure> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .map_err(|e| Failure::new(format!("cannot start the agent: {e}")))?;
+    let mut line = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        let _ = BufReader::new(stdout).read_line(&mut line);
+    }
+    let address = line.trim_end();
+    if address.is_empty() {
+        let mut errors = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = stderr.read_to_string(&mut errors);
+        }
+        let _ = child.wait();
+        let last = errors.lines().last().unwrap_or("the agent exited").trim();
+        let last = last.strip_prefix("agentry: ").unwrap_or(last);
+        return Err(Failure::new(last.to_owned()));
+    }
+    Ok((address.to_owned(), child.id()))
+}
