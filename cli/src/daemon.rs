@@ -5,7 +5,7 @@
 //! command runs with `SSH_AUTH_SOCK` set, then exits with the command's status.
 
 use crate::lifetime::parse_lifetime;
-use crate::ready::spawn_until_ready;
+use crate::ready::{agent_pid_from_env, spawn_until_ready};
 use crate::shell::Syntax;
 use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
@@ -233,12 +233,7 @@ fn start_in_background(args: &StartArgs) -> Outcome {
 }
 
 pub(crate) fn stop(args: &StopArgs) -> Outcome {
-    let pid = std::env::var("SSH_AGENT_PID")
-        .map_err(|_| Failure::new("SSH_AGENT_PID is not set, cannot stop the agent"))?;
-    let pid: u32 = pid
-        .trim()
-        .parse()
-        .map_err(|_| Failure::new(format!("SSH_AGENT_PID={pid} is not a process id")))?;
+    let pid = agent_pid_from_env()?;
     process::terminate_process(pid)
         .map_err(|e| Failure::new(format!("cannot stop agent pid {pid}: {e}")))?;
     print!("{}", Syntax::choose(args.csh, args.sh).stopped(pid));

@@ -1,6 +1,7 @@
-//! Starting the agent in the background on any OS: spawn `agentry start --foreground
+//! Starting and stopping the background agent on any OS: spawn `agentry start --foreground
 //! --notify-ready …` detached, read the one line it prints once it listens (its socket or pipe),
-//! or, if it exits first, turn its last stderr line into the error.
+//! or, if it exits first, turn its last stderr line into the error; find the agent to stop from
+//! `SSH_AGENT_PID`.
 
 use crate::Failure;
 use std::io::{BufRead, BufReader, Read};
@@ -32,4 +33,13 @@ pub(crate) fn spawn_until_ready(command: &mut Command) -> Result<(String, u32), 
         return Err(Failure::new(last.to_owned()));
     }
     Ok((address.to_owned(), child.id()))
+}
+
+/// The agent's process id from `SSH_AGENT_PID`, as `agentry stop` (like `ssh-agent -k`) needs it.
+pub(crate) fn agent_pid_from_env() -> Result<u32, Failure> {
+    let pid = std::env::var("SSH_AGENT_PID")
+        .map_err(|_| Failure::new("SSH_AGENT_PID is not set, cannot stop the agent"))?;
+    pid.trim()
+        .parse()
+        .map_err(|_| Failure::new(format!("SSH_AGENT_PID={pid} is not a process id")))
 }

@@ -6,7 +6,7 @@
 //! `agentry openssh-config` prints the `IdentityAgent` line for the pipe.
 
 use crate::lifetime::parse_lifetime;
-use crate::ready::spawn_until_ready;
+use crate::ready::{agent_pid_from_env, spawn_until_ready};
 use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
 use agentry_core::{Agent, AgentOptions};
@@ -240,12 +240,7 @@ fn start_in_background(args: &StartArgs) -> Outcome {
 }
 
 pub(crate) fn stop(_args: &StopArgs) -> Outcome {
-    let pid = std::env::var("SSH_AGENT_PID")
-        .map_err(|_| Failure::new("SSH_AGENT_PID is not set, cannot stop the agent"))?;
-    let pid: u32 = pid
-        .trim()
-        .parse()
-        .map_err(|_| Failure::new(format!("SSH_AGENT_PID={pid} is not a process id")))?;
+    let pid = agent_pid_from_env()?;
     let status = Command::new("taskkill")
         .args(["/PID", &pid.to_string(), "/F"])
         .stdout(Stdio::null())

@@ -124,9 +124,8 @@ impl PrivateKey {
         // private fields that follow it, then let ssh-key parse that.
         let mut plain = Writer::new();
         let private_fields = match cert.public_key() {
-            KeyData::Ed25519(pk) => {
+            KeyData::Ed25519(_) => {
                 plain.string(b"ssh-ed25519");
-                let _ = pk;
                 2 // string pk, string sk
             }
             KeyData::Ecdsa(pk) => {

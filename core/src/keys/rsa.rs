@@ -155,16 +155,6 @@ impl RsaKey {
         let out = s.to_be_bytes();
         Ok(out[out.len() - k..].to_vec())
     }
-
-    pub(crate) fn modulus_bits(&self) -> u32 {
-        modulus_bits(
-            self.components
-                .public()
-                .n()
-                .as_positive_bytes()
-                .unwrap_or_default(),
-        )
-    }
 }
 
 fn sha1(data: &[u8]) -> Vec<u8> {

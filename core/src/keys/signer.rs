@@ -125,14 +125,6 @@ impl SigningKey {
         matches!(self.inner, Inner::Ed25519(_) | Inner::P256(_))
     }
 
-    /// RSA modulus size in bits (0 for other key types).
-    pub fn rsa_bits(&self) -> u32 {
-        match &self.inner {
-            Inner::Rsa(k) => k.modulus_bits(),
-            _ => 0,
-        }
-    }
-
     /// Signs `data`. For RSA keys, `flags` picks SHA-256 or SHA-512; no flag means legacy SHA-1,
     /// which is made only when `allow_sha1` is set. Other key types ignore `flags`, as OpenSSH's
     /// agent does.
