@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod clock;
 pub mod frame;
+pub mod keyfile;
 pub mod keys;
 pub mod prompt;
 pub mod proto;

@@ -5,6 +5,7 @@
 use crate::session::ClientInfo;
 use core::future::Future;
 use core::pin::Pin;
+use zeroize::Zeroizing;
 
 /// A boxed future returned by a prompter.
 pub type PromptFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -47,9 +48,49 @@ impl ConfirmRequest {
     }
 }
 
+/// What the user is asked for when a key held encrypted is first used (deferred decryption).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassphraseRequest {
+    /// The key's comment.
+    pub comment: String,
+    /// The key's SHA-256 fingerprint.
+    pub fingerprint: String,
+    /// The key type name.
+    pub algorithm: String,
+    /// Who asks.
+    pub client: ClientInfo,
+    /// 1 for the first try; the agent allows [`PASSPHRASE_TRIES`].
+    pub attempt: u32,
+}
+
+/// How many passphrases the agent tries before it gives up on one request.
+pub const PASSPHRASE_TRIES: u32 = 3;
+
+impl PassphraseRequest {
+    /// The question as one paragraph of text.
+    pub fn message(&self) -> String {
+        let mut text = String::new();
+        if self.attempt > 1 {
+            text.push_str("Incorrect passphrase, try again.\n");
+        }
+        text.push_str(&format!(
+            "Enter passphrase to decrypt key {} ({} {})\nRequested by: {}",
+            self.comment, self.algorithm, self.fingerprint, self.client
+        ));
+        text
+    }
+}
+
 /// Asks the user. Implementations must not block the calling thread: run dialogs elsewhere and
 /// resolve the future when the user answers (or a timeout denies).
 pub trait Prompter: Send + Sync + 'static {
     /// Resolves to `true` only if the user allowed the use.
     fn confirm(&self, request: ConfirmRequest) -> PromptFuture<bool>;
+
+    /// Resolves to the passphrase the user typed, or `None` if they cancelled (or this
+    /// prompter cannot ask for passphrases).
+    fn passphrase(&self, request: PassphraseRequest) -> PromptFuture<Option<Zeroizing<String>>> {
+        let _ = request;
+        Box::pin(async { None })
+    }
 }
