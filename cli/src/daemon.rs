@@ -11,6 +11,7 @@ use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
 use agentry_core::{Agent, AgentOptions, ConfirmPolicy};
 use agentry_platform::unix::askpass::AskpassPrompter;
+use agentry_platform::unix::terminal::TerminalPrompter;
 use agentry_platform::unix::{activation, process, signals, AgentSocket};
 use clap::Args;
 use std::io::Write;
@@ -49,6 +50,10 @@ pub(crate) struct StartArgs {
     /// Deny a confirmation nobody answered after this long (default 60s).
     #[arg(long, value_name = "LIFE", value_parser = parse_lifetime)]
     confirm_timeout: Option<std::time::Duration>,
+    /// Ask confirmations and passphrases on this terminal (with -D) instead of through
+    /// SSH_ASKPASS.
+    #[arg(long, requires = "foreground")]
+    tty_prompts: bool,
     /// Internal: print the socket path on stdout once listening, then detach stdio.
     #[arg(long, hide = true)]
     notify_ready: bool,
@@ -127,12 +132,17 @@ fn build_agent(args: &StartArgs) -> Agent {
     if let Some(timeout) = args.confirm_timeout {
         policy = policy.timeout(timeout);
     }
+    let prompt_timeout = policy.timeout;
     let options = AgentOptions::new()
         .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1)
         .default_lifetime(args.lifetime)
         .confirm_all(args.confirm_all)
         .confirm_policy(policy);
-    let prompter = AskpassPrompter::from_env().map(|p| Arc::new(p) as Arc<dyn Prompter>);
+    let prompter: Option<Arc<dyn Prompter>> = if args.tty_prompts {
+        Some(Arc::new(TerminalPrompter::new(prompt_timeout)))
+    } else {
+        AskpassPrompter::from_env().map(|p| Arc::new(p) as Arc<dyn Prompter>)
+    };
     Agent::with_parts(options, prompter, Arc::new(agentry_core::clock::TokioClock))
 }
 

@@ -15,10 +15,10 @@ use std::path::PathBuf;
 use zeroize::Zeroizing;
 
 #[cfg(unix)]
-type Client = AgentClient<std::os::unix::net::UnixStream>;
+pub(crate) type Client = AgentClient<std::os::unix::net::UnixStream>;
 /// On Windows: the pipe SSH_AUTH_SOCK names, else Pageant's pipe, else its WM_COPYDATA window.
 #[cfg(windows)]
-type Client = AgentClient<Box<dyn agentry_platform::client::Stream>>;
+pub(crate) type Client = AgentClient<Box<dyn agentry_platform::client::Stream>>;
 
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
@@ -41,7 +41,11 @@ pub(crate) struct AddArgs {
     /// Ask for confirmation before each use of the keys.
     #[arg(short = 'c')]
     confirm: bool,
-    /// OpenSSH private key files.
+    /// Keep encrypted keys encrypted in the agent until their first use, which asks for the
+    /// passphrase (deferred decryption; Pageant's --encrypted).
+    #[arg(long)]
+    encrypted: bool,
+    /// Private key files: OpenSSH, PuTTY PPK or PEM.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
 }
@@ -54,7 +58,7 @@ pub(crate) struct RemoveArgs {
 }
 
 /// Connects to the agent (on Windows, by the transport `--transport` chose).
-fn connect() -> Result<Client, agentry_platform::client::ClientError> {
+pub(crate) fn connect() -> Result<Client, agentry_platform::client::ClientError> {
     #[cfg(unix)]
     return Client::from_env();
     #[cfg(windows)]
@@ -78,12 +82,18 @@ pub(crate) fn list(args: &ListArgs) -> Outcome {
         println!("The agent has no identities.");
         return Err(Failure::new(""));
     }
+    let labels = if args.public_keys {
+        Default::default()
+    } else {
+        crate::deferred::state_labels(&mut client)
+    };
     for id in &ids {
         if args.public_keys {
             println!("{}", keyfiles::public_line(&id.key_blob, &id.comment));
         } else {
+            let label = labels.get(&id.key_blob).copied().unwrap_or("");
             println!(
-                "{}",
+                "{}{label}",
                 keyfiles::describe(&id.key_blob, &id.comment, args.hash)
             );
         }
@@ -104,7 +114,16 @@ pub(crate) fn add(args: &AddArgs) -> Outcome {
     }
     let mut failed = None;
     for file in &args.files {
-        if let Err(e) = add_file(&mut client, file, &constraints) {
+        let added = if args.encrypted {
+            crate::deferred::add_encrypted(&mut client, file, &constraints)
+        } else {
+            Ok(false)
+        };
+        let added = added.and_then(|done| match done {
+            true => Ok(()),
+            false => add_file(&mut client, file, &constraints),
+        });
+        if let Err(e) = added {
             if e.code == 2 {
                 return Err(e);
             }
@@ -192,6 +211,27 @@ pub(crate) fn remove(args: &RemoveArgs) -> Outcome {
 }
 
 fn remove_one(client: &mut Client, key: &str) -> Outcome {
+    let blobs = resolve_blobs(client, key)?;
+    let mut removed = false;
+    for blob in blobs {
+        removed |= matches!(
+            client.request(&Request::RemoveIdentity { key_blob: blob })?,
+            Response::Success
+        );
+    }
+    if removed {
+        eprintln!("Identity removed: {key}");
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "could not remove identity {key}: the agent does not hold it"
+        )))
+    }
+}
+
+/// The identity blobs a key argument names: a fingerprint matched against the agent's
+/// identities, or a key file's public key (and its certificate, if one lies next to it).
+pub(crate) fn resolve_blobs(client: &mut Client, key: &str) -> Result<Vec<Vec<u8>>, Failure> {
     let blobs: Vec<Vec<u8>> = if let Some(hash) = fingerprint_kind(key) {
         let held = identities(client)?;
         let found: Vec<Vec<u8>> = held
@@ -217,21 +257,7 @@ fn remove_one(client: &mut Client, key: &str) -> Outcome {
         }
         blobs
     };
-    let mut removed = false;
-    for blob in blobs {
-        removed |= matches!(
-            client.request(&Request::RemoveIdentity { key_blob: blob })?,
-            Response::Success
-        );
-    }
-    if removed {
-        eprintln!("Identity removed: {key}");
-        Ok(())
-    } else {
-        Err(Failure::new(format!(
-            "could not remove identity {key}: the agent does not hold it"
-        )))
-    }
+    Ok(blobs)
 }
 
 fn fingerprint_kind(key: &str) -> Option<FingerprintHash> {

@@ -11,6 +11,7 @@ mod daemon;
 #[cfg(windows)]
 #[path = "windows.rs"]
 mod daemon;
+mod deferred;
 mod keyfiles;
 mod keys;
 mod lifetime;
@@ -45,8 +46,10 @@ enum Command {
     Status,
     /// List the agent's identities (fingerprints by default).
     List(keys::ListArgs),
-    /// Add OpenSSH private key files to the agent.
+    /// Add private key files (OpenSSH, PuTTY PPK, PEM) to the agent.
     Add(keys::AddArgs),
+    /// Drop the decrypted copy of keys held encrypted (they ask for the passphrase again).
+    Reencrypt(deferred::ReencryptArgs),
     /// Remove identities given as key files or fingerprints.
     Remove(keys::RemoveArgs),
     /// Remove every identity from the agent.
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Status => keys::status(),
         Command::List(args) => keys::list(&args),
         Command::Add(args) => keys::add(&args),
+        Command::Reencrypt(args) => deferred::reencrypt(&args),
         Command::Remove(args) => keys::remove(&args),
         Command::RemoveAll => keys::remove_all(),
         Command::Lock => keys::lock(true),

@@ -2,10 +2,18 @@
 //! extension gets `SSH_AGENT_EXTENSION_FAILURE`; a known one that fails gets it too.
 
 use super::Agent;
-use crate::keys::{verify_signature, PrivateKey};
+use crate::keyfile::{KdfLimits, KeyFile};
+use crate::keys::verify_signature;
 use crate::proto::{Constraint, Extension, Response, SessionBind, EXTENSION_NAMES};
 use crate::session::{BoundSession, Session, MAX_SESSION_BINDS};
 use crate::wire::Writer;
+use ssh_encoding::Decode;
+use ssh_key::public::KeyData;
+
+/// PuTTY's `list-extended` flag: the key has an encrypted form it can be re-encrypted to.
+const LIST_EXTENDED_FLAG_HAS_ENCRYPTED_KEY_FILE: u32 = 1;
+/// PuTTY's `list-extended` flag: the key is not decrypted now (first use asks).
+const LIST_EXTENDED_FLAG_HAS_NO_CLEARTEXT_KEY: u32 = 2;
 
 /// Longest session identifier accepted (OpenSSH's `AGENT_MAX_SID_LEN`).
 pub(crate) const MAX_SESSION_ID_LEN: usize = 128;
@@ -27,34 +35,55 @@ impl Agent {
                 let mut w = Writer::new();
                 w.u32(u32::try_from(keys.len()).unwrap_or(u32::MAX));
                 for e in keys.entries() {
-                    // No key is held encrypted yet: no "encrypted file" (1) or "no cleartext" (2).
-                    let flags = 0u32;
+                    let mut flags = 0u32;
+                    if e.key.has_encrypted_form() {
+                        flags |= LIST_EXTENDED_FLAG_HAS_ENCRYPTED_KEY_FILE;
+                    }
+                    if e.key.cleartext().is_none() {
+                        flags |= LIST_EXTENDED_FLAG_HAS_NO_CLEARTEXT_KEY;
+                    }
                     w.string(&e.blob).string(&e.comment).nested(|p| {
                         p.u32(flags);
                     });
                 }
                 Response::SuccessWith(w.into_bytes())
             }
-            Extension::AddPpk { ppk, constraints } => match self.add_ppk(&ppk, constraints) {
-                Ok(()) => Response::Success,
-                Err(why) => {
-                    tracing::info!(target: "agentry::keys", reason = %why, "add-ppk refused");
-                    Response::ExtensionFailure
+            Extension::AddPpk { ppk, constraints } => {
+                added(self.add_key_file(&ppk, &[], &[], constraints), "add-ppk")
+            }
+            Extension::AddKeyFile {
+                file,
+                public_key,
+                comment,
+                constraints,
+            } => added(
+                self.add_key_file(&file, &public_key, &comment, constraints),
+                "add-key-file",
+            ),
+            Extension::Reencrypt { key_blob } => {
+                // PuTTY: an unknown key, or one with no encrypted form, is a failure.
+                match self.keys().get(&key_blob) {
+                    Some(entry) if entry.key.reencrypt() => Response::Success,
+                    _ => Response::ExtensionFailure,
                 }
-            },
-            Extension::Reencrypt { .. } => {
-                // No key is held in encrypted form yet, so none can be re-encrypted; PuTTY answers
-                // a key without an encrypted form (or an unknown key) with an extension failure.
-                Response::ExtensionFailure
             }
             Extension::ReencryptAll => {
+                // PuTTY: success with the number of keys left decrypted, unless there are keys
+                // and none could be re-encrypted (then nothing changed: failure).
                 let keys = self.keys();
-                let failures = u32::try_from(keys.len()).unwrap_or(u32::MAX);
-                if failures > 0 {
+                let (mut done, mut failed) = (0u32, 0u32);
+                for e in keys.entries() {
+                    if e.key.reencrypt() {
+                        done += 1;
+                    } else {
+                        failed += 1;
+                    }
+                }
+                if done == 0 && failed > 0 {
                     Response::ExtensionFailure
                 } else {
                     let mut w = Writer::new();
-                    w.u32(0);
+                    w.u32(failed);
                     Response::SuccessWith(w.into_bytes())
                 }
             }
@@ -67,22 +96,54 @@ impl Agent {
 }
 
 impl Agent {
-    /// PuTTY's `add-ppk`: a whole PPK file (v2 or v3). Unencrypted files are added at once;
-    /// encrypted ones need deferred decryption, which is not implemented yet.
-    fn add_ppk(&self, ppk: &[u8], constraints: Vec<Constraint>) -> Result<(), String> {
-        let text = core::str::from_utf8(ppk).map_err(|_| "PPK file is not text".to_owned())?;
-        let encryption = text
-            .lines()
-            .find_map(|line| line.strip_prefix("Encryption:"))
-            .map(str::trim);
-        if encryption != Some("none") {
-            return Err("encrypted PPK files need deferred decryption (not supported yet)".into());
+    /// A key file sent whole (`add-ppk`, `add-key-file@agentry`): unencrypted files are added at
+    /// once; encrypted ones are listed now and decrypted on first use.
+    fn add_key_file(
+        &self,
+        bytes: &[u8],
+        public_key: &[u8],
+        comment: &[u8],
+        constraints: Vec<Constraint>,
+    ) -> Result<(), String> {
+        let file = KeyFile::parse(bytes).map_err(|e| e.to_string())?;
+        let comment = if comment.is_empty() {
+            file.comment().as_bytes().to_vec()
+        } else {
+            comment.to_vec()
+        };
+        if !file.is_encrypted() {
+            let (key, file_comment) = file
+                .decrypt(&[], &KdfLimits::default())
+                .map_err(|e| e.to_string())?;
+            let comment = if comment.is_empty() {
+                file_comment.into_bytes()
+            } else {
+                comment
+            };
+            return self
+                .add_key(key, comment, constraints)
+                .map_err(|e| e.to_string());
         }
-        let key = ssh_key::PrivateKey::from_ppk(text, None)
-            .map_err(|e| format!("PPK file not readable: {e}"))?;
-        let private = PrivateKey::new(key.key_data().clone(), None).map_err(|e| e.to_string())?;
-        self.add_key(private, key.comment().as_bytes().to_vec(), constraints)
+        let public = if public_key.is_empty() {
+            None
+        } else {
+            Some(
+                KeyData::decode(&mut &public_key[..])
+                    .map_err(|_| "malformed public key".to_owned())?,
+            )
+        };
+        self.add_encrypted_key(file, public, comment, constraints)
             .map_err(|e| e.to_string())
+    }
+}
+
+fn added(result: Result<(), String>, what: &'static str) -> Response {
+    match result {
+        Ok(()) => Response::Success,
+        Err(why) => {
+            tracing::info!(target: "agentry::keys", reason = %why, request = what, "key file not added");
+            Response::ExtensionFailure
+        }
     }
 }
 

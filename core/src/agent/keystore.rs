@@ -2,7 +2,7 @@
 //! added. Expired keys are dropped lazily: every access first removes what has passed its
 //! lifetime, so an expired key is never listed or used.
 
-use crate::keys::SigningKey;
+use super::deferred::KeySlot;
 use crate::proto::DestinationConstraint;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -17,7 +17,7 @@ pub(crate) struct Entry {
     pub(crate) comment: Vec<u8>,
     pub(crate) algorithm: String,
     pub(crate) fingerprint: String,
-    pub(crate) key: SigningKey,
+    pub(crate) key: KeySlot,
     pub(crate) expires: Option<Instant>,
     pub(crate) confirm: bool,
     pub(crate) destinations: Vec<DestinationConstraint>,

@@ -5,20 +5,26 @@
 //! slow request never holds up another connection.
 
 mod consent;
+mod deferred;
 mod destination;
 mod extension;
 mod keystore;
 mod lock;
 
 use crate::clock::{Clock, TokioClock};
+use crate::keyfile::KeyFile;
 use crate::keys::{PrivateKey, SignError, SigningKey};
 use crate::prompt::{ConfirmRequest, Prompter};
-use crate::proto::{AddIdentity, Constraint, Request, Response, SignRequest};
+use crate::proto::{
+    AddIdentity, Constraint, DestinationConstraint, Request, Response, SignRequest,
+};
 use crate::session::Session;
 pub use consent::ConfirmPolicy;
 use consent::Consents;
+use deferred::KeySlot;
 use keystore::{Entry, Keystore};
 use lock::{LockState, Unlock};
+use ssh_key::public::KeyData;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -186,6 +192,89 @@ impl Agent {
         comment: Vec<u8>,
         constraints: Vec<Constraint>,
     ) -> Result<(), AddError> {
+        let (expires, confirm, destinations) = self.constraints(constraints)?;
+        let signing = SigningKey::new(&key).map_err(AddError::Key)?;
+        let entry = Entry {
+            blob: key.public_blob(),
+            comment,
+            algorithm: key.algorithm_name(),
+            fingerprint: key.fingerprint(),
+            key: KeySlot::clear(signing),
+            expires,
+            confirm,
+            destinations,
+        };
+        self.insert(entry);
+        Ok(())
+    }
+
+    /// Adds a key held encrypted until its first use (deferred decryption): it is listed at once
+    /// under `public` (the file's public key, or the one given for files that do not show it)
+    /// and decrypted with a passphrase from the prompter the first time a client signs with it.
+    pub fn add_encrypted_key(
+        &self,
+        file: KeyFile,
+        public: Option<KeyData>,
+        comment: Vec<u8>,
+        constraints: Vec<Constraint>,
+    ) -> Result<(), AddError> {
+        let public = public
+            .or_else(|| file.public_key().cloned())
+            .ok_or(AddError::Constraint(
+                "the file does not show its public key; give the public key too",
+            ))?;
+        if let Some(shown) = file.public_key() {
+            if *shown != public {
+                return Err(AddError::Constraint(
+                    "the public key given does not match the key file",
+                ));
+            }
+        }
+        if self.shared.prompter.is_none() {
+            return Err(AddError::Constraint(
+                "an encrypted key needs a passphrase prompter, and none is configured",
+            ));
+        }
+        let (expires, confirm, destinations) = self.constraints(constraints)?;
+        let blob = ssh_encoding::Encode::encode_vec(&public)
+            .map_err(|_| AddError::Constraint("public key cannot be encoded"))?;
+        let entry = Entry {
+            algorithm: public.algorithm().as_str().to_owned(),
+            fingerprint: public.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+            blob,
+            comment,
+            key: KeySlot::encrypted(file),
+            expires,
+            confirm,
+            destinations,
+        };
+        self.insert(entry);
+        Ok(())
+    }
+
+    /// Inserts an entry; a key already held keeps the form the new entry lacks (a cleartext
+    /// add to an encrypted-only key makes it re-encryptable, and the other way round).
+    fn insert(&self, mut entry: Entry) {
+        let mut keys = self.keys();
+        if let Some(existing) = keys.get(&entry.blob) {
+            entry.key = entry.key.merged(&existing.key);
+        }
+        tracing::info!(target: "agentry::keys", algorithm = %entry.algorithm, fingerprint = %entry.fingerprint, encrypted = entry.key.cleartext().is_none(), "key added");
+        keys.insert(entry);
+    }
+
+    /// Applies add-time constraints and defaults: expiry, confirm, destinations.
+    fn constraints(
+        &self,
+        constraints: Vec<Constraint>,
+    ) -> Result<
+        (
+            Option<tokio::time::Instant>,
+            bool,
+            Vec<DestinationConstraint>,
+        ),
+        AddError,
+    > {
         let mut expires = None;
         let mut confirm = self.shared.options.confirm_all;
         let mut destinations = Vec::new();
@@ -216,20 +305,7 @@ impl Agent {
         if expires.is_none() {
             expires = self.shared.options.default_lifetime.map(|d| self.now() + d);
         }
-        let signing = SigningKey::new(&key).map_err(AddError::Key)?;
-        let entry = Entry {
-            blob: key.public_blob(),
-            comment,
-            algorithm: key.algorithm_name(),
-            fingerprint: key.fingerprint(),
-            key: signing,
-            expires,
-            confirm,
-            destinations,
-        };
-        tracing::info!(target: "agentry::keys", algorithm = %entry.algorithm, fingerprint = %entry.fingerprint, "key added");
-        self.keys().insert(entry);
-        Ok(())
+        Ok((expires, confirm, destinations))
     }
 
     /// Identities this connection may see: destination-restricted keys only where usable.
@@ -287,11 +363,15 @@ impl Agent {
             tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, "use not confirmed");
             return Response::Failure;
         }
+        let Some(key) = self.signing_key(session, &entry).await else {
+            tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, "key not decrypted");
+            return Response::Failure;
+        };
         let allow_sha1 = self.shared.options.allow_ssh_rsa_sha1;
-        let result = if entry.key.is_cheap() {
-            entry.key.sign(&req.data, req.flags, allow_sha1)
+        let result = if key.is_cheap() {
+            key.sign(&req.data, req.flags, allow_sha1)
         } else {
-            sign_off_reactor(Arc::clone(&entry), req.data, req.flags, allow_sha1).await
+            sign_off_reactor(key, req.data, req.flags, allow_sha1).await
         };
         match result {
             Ok(sig) => Response::Signature(sig),
@@ -410,7 +490,7 @@ impl Agent {
 /// runtime the signing worker hands its other tasks to the rest of the pool and signs in place
 /// (no thread hand-off per signature); elsewhere the signature goes to the blocking pool.
 async fn sign_off_reactor(
-    entry: Arc<Entry>,
+    key: Arc<SigningKey>,
     data: Vec<u8>,
     flags: u32,
     allow_sha1: bool,
@@ -420,9 +500,9 @@ async fn sign_off_reactor(
         .map(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
         .unwrap_or(false);
     if multi_thread {
-        tokio::task::block_in_place(|| entry.key.sign(&data, flags, allow_sha1))
+        tokio::task::block_in_place(|| key.sign(&data, flags, allow_sha1))
     } else {
-        tokio::task::spawn_blocking(move || entry.key.sign(&data, flags, allow_sha1))
+        tokio::task::spawn_blocking(move || key.sign(&data, flags, allow_sha1))
             .await
             .unwrap_or(Err(SignError::Failed))
     }

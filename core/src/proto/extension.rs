@@ -12,6 +12,7 @@ const LIST_EXTENDED: &str = "list-extended@putty.projects.tartarus.org";
 const ADD_PPK: &str = "add-ppk@putty.projects.tartarus.org";
 const REENCRYPT: &str = "reencrypt@putty.projects.tartarus.org";
 const REENCRYPT_ALL: &str = "reencrypt-all@putty.projects.tartarus.org";
+const ADD_KEY_FILE: &str = "add-key-file@agentry";
 
 /// Every extension name agentry decodes, in the order `query` reports them.
 pub const EXTENSION_NAMES: &[&str] = &[
@@ -21,6 +22,7 @@ pub const EXTENSION_NAMES: &[&str] = &[
     ADD_PPK,
     REENCRYPT,
     REENCRYPT_ALL,
+    ADD_KEY_FILE,
 ];
 
 /// The body of `session-bind@openssh.com`: the host key a connection was made to and its proof.
@@ -60,6 +62,18 @@ pub enum Extension {
     },
     /// PuTTY `reencrypt-all`: forget every decrypted copy that can be re-derived.
     ReencryptAll,
+    /// agentry's `add-key-file@agentry`: a private-key file in any format agentry reads
+    /// (OpenSSH, PPK, PEM), kept encrypted until first use, as `add-ppk` does for PPK files.
+    AddKeyFile {
+        /// The file's bytes.
+        file: Zeroizing<Vec<u8>>,
+        /// The public key blob, for files that do not show it while encrypted (else empty).
+        public_key: Vec<u8>,
+        /// The comment to list the key under (empty: the file's own comment).
+        comment: Vec<u8>,
+        /// Constraints, as for `SSH_AGENTC_ADD_ID_CONSTRAINED`.
+        constraints: Vec<Constraint>,
+    },
     /// Any other extension; answered with `SSH_AGENT_EXTENSION_FAILURE`.
     Unknown {
         /// The extension's name as sent.
@@ -75,6 +89,18 @@ impl core::fmt::Debug for Extension {
             Self::AddPpk { constraints, .. } => f
                 .debug_struct("AddPpk")
                 .field("ppk", &"<redacted>")
+                .field("constraints", constraints)
+                .finish(),
+            Self::AddKeyFile {
+                public_key,
+                comment,
+                constraints,
+                ..
+            } => f
+                .debug_struct("AddKeyFile")
+                .field("file", &"<redacted>")
+                .field("public_key_len", &public_key.len())
+                .field("comment", &String::from_utf8_lossy(comment))
                 .field("constraints", constraints)
                 .finish(),
             Self::Query => f.write_str("Query"),
@@ -104,6 +130,7 @@ impl Extension {
             Self::AddPpk { .. } => ADD_PPK.as_bytes(),
             Self::Reencrypt { .. } => REENCRYPT.as_bytes(),
             Self::ReencryptAll => REENCRYPT_ALL.as_bytes(),
+            Self::AddKeyFile { .. } => ADD_KEY_FILE.as_bytes(),
             Self::Unknown { name, .. } => name,
         }
     }
@@ -129,6 +156,12 @@ impl Extension {
                 key_blob: r.string()?.to_vec(),
             },
             REENCRYPT_ALL => Self::ReencryptAll,
+            ADD_KEY_FILE => Self::AddKeyFile {
+                file: Zeroizing::new(r.string()?.to_vec()),
+                public_key: r.string()?.to_vec(),
+                comment: r.string()?.to_vec(),
+                constraints: Constraint::decode_all(r)?,
+            },
             _ => Self::Unknown {
                 name: name.to_vec(),
                 contents: r.take_rest().to_vec(),
@@ -153,6 +186,15 @@ impl Extension {
             }
             Self::Reencrypt { key_blob } => {
                 w.string(key_blob);
+            }
+            Self::AddKeyFile {
+                file,
+                public_key,
+                comment,
+                constraints,
+            } => {
+                w.string(file).string(public_key).string(comment);
+                constraints.iter().for_each(|c| c.encode(w));
             }
             Self::Unknown { contents, .. } => {
                 w.raw(contents);

@@ -10,6 +10,7 @@ pub mod process;
 pub mod serve;
 pub mod signals;
 pub mod socket;
+pub mod terminal;
 
 pub use serve::{serve, ServeOptions, MAX_CONNECTIONS};
 pub use socket::{bind_agent_socket, default_socket_path, AgentSocket, SocketError};

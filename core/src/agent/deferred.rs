@@ -1,0 +1,173 @@
+//! Keys held encrypted until first use (Pageant's `--encrypted`, deferred decryption). A
+//! [`KeySlot`] owns a key's cleartext signing form, its encrypted file, or both. The first
+//! signature with a key that has no cleartext asks the user for the passphrase (up to
+//! [`PASSPHRASE_TRIES`] times) through the [`Prompter`]; further requests for the same key wait
+//! for that prompt instead of opening another, and share its outcome. Other keys and other
+//! connections are never held up: the wait is per key and holds no agent-wide lock.
+
+use super::keystore::Entry;
+use super::Agent;
+use crate::keyfile::{KdfLimits, KeyFile, KeyFileError};
+use crate::keys::SigningKey;
+use crate::prompt::{PassphraseRequest, PASSPHRASE_TRIES};
+use crate::session::Session;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A key's signing form and, for keys added from an encrypted file, that file.
+#[derive(Debug)]
+pub(crate) struct KeySlot {
+    clear: Mutex<Option<Arc<SigningKey>>>,
+    encrypted: Option<Arc<KeyFile>>,
+    /// Serialises passphrase prompts for this key.
+    gate: tokio::sync::Mutex<()>,
+    /// Counts prompt rounds that ended without a key, so waiters learn the outcome.
+    failed_rounds: AtomicU64,
+}
+
+impl KeySlot {
+    /// A key usable at once, with no encrypted form.
+    pub(crate) fn clear(key: SigningKey) -> Self {
+        Self::new(Some(Arc::new(key)), None)
+    }
+
+    /// A key held only as an encrypted file.
+    pub(crate) fn encrypted(file: KeyFile) -> Self {
+        Self::new(None, Some(Arc::new(file)))
+    }
+
+    /// The same key with both forms: what an add of the other form merges into.
+    pub(crate) fn merged(&self, other: &Self) -> Self {
+        let clear = self.cleartext().or_else(|| other.cleartext());
+        let encrypted = self.encrypted.clone().or_else(|| other.encrypted.clone());
+        Self::new(clear, encrypted)
+    }
+
+    fn new(clear: Option<Arc<SigningKey>>, encrypted: Option<Arc<KeyFile>>) -> Self {
+        Self {
+            clear: Mutex::new(clear),
+            encrypted,
+            gate: tokio::sync::Mutex::new(()),
+            failed_rounds: AtomicU64::new(0),
+        }
+    }
+
+    /// The cleartext signing key, if decrypted (or never encrypted).
+    pub(crate) fn cleartext(&self) -> Option<Arc<SigningKey>> {
+        self.clear_guard().clone()
+    }
+
+    /// True when the key came from an encrypted file that is still held.
+    pub(crate) fn has_encrypted_form(&self) -> bool {
+        self.encrypted.is_some()
+    }
+
+    /// Drops the cleartext of a key that can be decrypted again; false (and nothing changes)
+    /// for a key with no encrypted form.
+    pub(crate) fn reencrypt(&self) -> bool {
+        if self.encrypted.is_none() {
+            return false;
+        }
+        if self.clear_guard().take().is_some() {
+            tracing::info!(target: "agentry::keys", "decrypted copy dropped (re-encrypted)");
+        }
+        true
+    }
+
+    fn clear_guard(&self) -> std::sync::MutexGuard<'_, Option<Arc<SigningKey>>> {
+        self.clear
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Agent {
+    /// The key to sign with: the cleartext, or the key decrypted now with a passphrase from
+    /// the user. `None` when the user cancelled, the tries ran out or no prompter is set.
+    pub(super) async fn signing_key(
+        &self,
+        session: &Session,
+        entry: &Entry,
+    ) -> Option<Arc<SigningKey>> {
+        let slot = &entry.key;
+        if let Some(key) = slot.cleartext() {
+            return Some(key);
+        }
+        let file = slot.encrypted.clone()?;
+        let rounds_before = slot.failed_rounds.load(Ordering::Acquire);
+        let _gate = slot.gate.lock().await;
+        if let Some(key) = slot.cleartext() {
+            return Some(key);
+        }
+        if slot.failed_rounds.load(Ordering::Acquire) != rounds_before {
+            // The prompt this request waited for was refused: share that outcome.
+            return None;
+        }
+        let key = self.ask_and_decrypt(session, entry, &file).await;
+        match &key {
+            Some(k) => *slot.clear_guard() = Some(Arc::clone(k)),
+            None => {
+                slot.failed_rounds.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        key
+    }
+
+    async fn ask_and_decrypt(
+        &self,
+        session: &Session,
+        entry: &Entry,
+        file: &Arc<KeyFile>,
+    ) -> Option<Arc<SigningKey>> {
+        let prompter = self.shared.prompter.as_ref()?;
+        let timeout = self.shared.options.confirm_policy.timeout;
+        for attempt in 1..=PASSPHRASE_TRIES {
+            let request = PassphraseRequest {
+                comment: String::from_utf8_lossy(&entry.comment).into_owned(),
+                fingerprint: entry.fingerprint.clone(),
+                algorithm: entry.algorithm.clone(),
+                client: session.client().clone(),
+                attempt,
+            };
+            let Ok(Some(passphrase)) =
+                tokio::time::timeout(timeout, prompter.passphrase(request)).await
+            else {
+                tracing::info!(target: "agentry::keys", fingerprint = %entry.fingerprint, "passphrase prompt cancelled or timed out");
+                return None;
+            };
+            let file = Arc::clone(file);
+            let decrypted = tokio::task::spawn_blocking(move || {
+                let (key, _comment) = file.decrypt(passphrase.as_bytes(), &KdfLimits::default())?;
+                Ok::<_, KeyFileError>(key)
+            })
+            .await
+            .unwrap_or(Err(KeyFileError::Malformed("decryption task failed")));
+            match decrypted {
+                Ok(key) if key.fingerprint() == entry.fingerprint => {
+                    return match SigningKey::new(&key) {
+                        Ok(signing) => {
+                            tracing::info!(target: "agentry::keys", fingerprint = %entry.fingerprint, "key decrypted on first use");
+                            Some(Arc::new(signing))
+                        }
+                        Err(e) => {
+                            tracing::warn!(target: "agentry::keys", fingerprint = %entry.fingerprint, error = %e, "decrypted key cannot sign");
+                            None
+                        }
+                    };
+                }
+                Ok(_) => {
+                    tracing::warn!(target: "agentry::keys", fingerprint = %entry.fingerprint, "decrypted key does not match the listed public key");
+                    return None;
+                }
+                Err(KeyFileError::WrongPassphrase) => {
+                    tracing::info!(target: "agentry::keys", fingerprint = %entry.fingerprint, attempt, "wrong passphrase");
+                }
+                Err(e) => {
+                    tracing::warn!(target: "agentry::keys", fingerprint = %entry.fingerprint, error = %e, "key file cannot be decrypted");
+                    return None;
+                }
+            }
+        }
+        None
+    }
+}
