@@ -10,6 +10,7 @@ use crate::shell::Syntax;
 use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
 use agentry_core::{Agent, AgentOptions, ConfirmPolicy};
+use agentry_platform::known_hosts::KnownHostsNames;
 use agentry_platform::unix::askpass::AskpassPrompter;
 use agentry_platform::unix::{activation, process, signals, AgentSocket};
 use clap::Args;
@@ -132,7 +133,8 @@ fn build_agent(args: &StartArgs) -> Agent {
         .default_lifetime(args.lifetime)
         .confirm_all(args.confirm_all)
         .confirm_policy(policy);
-    let prompter = AskpassPrompter::from_env().map(|p| Arc::new(p) as Arc<dyn Prompter>);
+    let prompter = AskpassPrompter::from_env()
+        .map(|p| Arc::new(KnownHostsNames::with_default_files(Arc::new(p))) as Arc<dyn Prompter>);
     Agent::with_parts(options, prompter, Arc::new(agentry_core::clock::TokioClock))
 }
 

@@ -16,6 +16,11 @@ pub struct AskpassPrompter {
 }
 
 impl AskpassPrompter {
+    /// Runs `program` for every question.
+    pub fn new(program: PathBuf) -> Self {
+        Self { program }
+    }
+
     /// `$SSH_ASKPASS` or the default askpass, if one is configured or installed.
     pub fn from_env() -> Option<Self> {
         let program = std::env::var_os("SSH_ASKPASS")
