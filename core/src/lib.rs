@@ -2,7 +2,7 @@
 //! keys and signing ([`keys`]), and the agent itself ([`agent`]) with its keystore, constraints
 //! and lock. It performs no I/O and contains no `unsafe` and no platform conditionals: transports
 //! hand it message bodies, and prompts and clocks come in through the [`prompt`] and [`clock`]
-//! traits.
+//! traits; [`known_hosts`] names hosts from known_hosts text the platform reads.
 
 #![forbid(unsafe_code)]
 
@@ -11,6 +11,7 @@ pub mod clock;
 pub mod frame;
 pub mod keyfile;
 pub mod keys;
+pub mod known_hosts;
 pub mod prompt;
 pub mod proto;
 pub mod session;

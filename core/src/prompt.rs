@@ -22,7 +22,7 @@ pub struct ConfirmRequest {
     /// Who asks.
     pub client: ClientInfo,
     /// Hosts the request crossed, nearest first (from `session-bind@openssh.com`).
-    pub forwarding_path: Vec<String>,
+    pub forwarding_path: Vec<PathHop>,
     /// True when the request arrived through agent forwarding.
     pub forwarded: bool,
 }
@@ -38,13 +38,32 @@ impl ConfirmRequest {
             text.push_str("\nPath: you");
             for hop in &self.forwarding_path {
                 text.push_str(" \u{2192} ");
-                text.push_str(hop);
+                text.push_str(&hop.label());
             }
         }
         if self.forwarded {
             text.push_str("\nThis request was forwarded.");
         }
         text
+    }
+}
+
+/// One host on a request's forwarding path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathHop {
+    /// The host key (or host certificate) blob the connection was bound to.
+    pub host_key: Vec<u8>,
+    /// A name for people: from the key's destination constraint (`ssh-add -h`), or filled in
+    /// from known_hosts by the platform (see [`crate::known_hosts`]); `None` if unknown.
+    pub name: Option<String>,
+}
+
+impl PathHop {
+    /// The name, else the host key's fingerprint.
+    pub fn label(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| crate::keys::host_label(&self.host_key))
     }
 }
 

@@ -97,8 +97,9 @@ impl Session {
         self.binds.push(bind);
     }
 
-    /// True when the last bind was for forwarding (the request crossed at least one host).
+    /// True when any bind was for forwarding: the request crossed at least one host (the last
+    /// bind may be the authentication to the next host).
     pub fn is_forwarded(&self) -> bool {
-        self.binds.last().is_some_and(|b| b.is_forwarding)
+        self.binds.iter().any(|b| b.is_forwarding)
     }
 }

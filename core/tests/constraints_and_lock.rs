@@ -400,4 +400,7 @@ async fn forwarded_only_policy_asks_only_for_forwarded_requests() {
     assert!(asked[0].forwarded);
     assert_eq!(asked[0].forwarding_path.len(), 1);
     assert!(asked[0].message().contains("forwarded"));
+    // No constraint names the hop and the core reads no known_hosts: the fingerprint stands in.
+    assert_eq!(asked[0].forwarding_path[0].name, None);
+    assert!(asked[0].message().contains("Path: you \u{2192} SHA256:"));
 }

@@ -1,6 +1,6 @@
-//! A throwaway `sshd` on a loopback port for interop tests: temporary host key, config,
-//! authorized keys and pid file; `UsePAM no` and `StrictModes no` so it runs from a temp
-//! directory. Killed when dropped.
+//! A throwaway `sshd` on a loopback port for interop tests: temporary host key (or one given,
+//! optionally with a host certificate), config, authorized keys and pid file; `UsePAM no` and
+//! `StrictModes no` so it runs from a temp directory. Killed when dropped.
 
 use crate::server::private_tempdir;
 use crate::tools::{require_tool, run};
@@ -15,22 +15,50 @@ use std::time::{Duration, Instant};
 pub struct TestSshd {
     child: Child,
     port: u16,
+    host_key: PathBuf,
     dir: tempfile::TempDir,
+}
+
+/// What [`TestSshd::start_with`] starts sshd with.
+#[derive(Debug, Default)]
+pub struct SshdSetup {
+    /// The authorized_keys file's contents (lines may carry options).
+    pub authorized_keys: String,
+    /// The host's private key file; a fresh Ed25519 key when `None`.
+    pub host_key: Option<PathBuf>,
+    /// A host certificate for that key, presented too.
+    pub host_cert: Option<PathBuf>,
+}
+
+/// Makes an unencrypted Ed25519 key pair at `path` (and `path.pub`) with `comment`.
+pub fn make_ed25519_key(path: &Path, comment: &str) {
+    let keygen = require_tool("ssh-keygen", "openssh-client");
+    let made = run(Command::new(keygen)
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .arg(path));
+    assert!(made.status.success(), "ssh-keygen for {}", path.display());
 }
 
 impl TestSshd {
     /// Starts sshd accepting the given public keys (OpenSSH `.pub` lines) for our user.
     pub fn start(authorized_keys: &[String]) -> Self {
+        Self::start_with(SshdSetup {
+            authorized_keys: authorized_keys.join(""),
+            ..SshdSetup::default()
+        })
+    }
+
+    /// Starts sshd as `setup` says.
+    pub fn start_with(setup: SshdSetup) -> Self {
         let sshd = require_tool("/usr/sbin/sshd", "openssh-server");
-        let keygen = require_tool("ssh-keygen", "openssh-client");
         let dir = private_tempdir();
-        let host_key = dir.path().join("host_ed25519");
-        let made = run(Command::new(keygen)
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(&host_key));
-        assert!(made.status.success(), "ssh-keygen for the host key failed");
+        let host_key = setup.host_key.unwrap_or_else(|| {
+            let path = dir.path().join("host_ed25519");
+            make_ed25519_key(&path, "agentry-test-host");
+            path
+        });
         let authorized = dir.path().join("authorized_keys");
-        std::fs::write(&authorized, authorized_keys.join("")).unwrap();
+        std::fs::write(&authorized, setup.authorized_keys).unwrap();
         let port = free_port();
         let config = dir.path().join("sshd_config");
         let mut file = std::fs::File::create(&config).unwrap();
@@ -44,6 +72,9 @@ impl TestSshd {
             authorized.display()
         )
         .unwrap();
+        if let Some(cert) = &setup.host_cert {
+            writeln!(file, "HostCertificate {}", cert.display()).unwrap();
+        }
         if crate::tools::running_as_root() {
             // sshd's privilege separation directory.
             std::fs::create_dir_all("/run/sshd").unwrap();
@@ -56,7 +87,12 @@ impl TestSshd {
             .stderr(std::fs::File::create(dir.path().join("sshd.log")).unwrap())
             .spawn()
             .expect("start sshd");
-        let server = Self { child, port, dir };
+        let server = Self {
+            child,
+            port,
+            host_key,
+            dir,
+        };
         server.wait_until_listening();
         server
     }
@@ -80,7 +116,9 @@ impl TestSshd {
 
     /// Its host public key file.
     pub fn host_key_pub(&self) -> PathBuf {
-        self.dir.path().join("host_ed25519.pub")
+        let mut path = self.host_key.clone().into_os_string();
+        path.push(".pub");
+        path.into()
     }
 
     /// What sshd logged so far.

@@ -2,9 +2,13 @@
 //! `identity_permitted`: the chain of `session-bind@openssh.com` records on a connection is
 //! walked hop by hop, and each hop must be allowed by one of the key's constraints. A restricted
 //! key is listed only where it may be used, never signs on an unbound connection, never signs on
-//! a forwarding hop, and the user name is checked at the last hop.
+//! a forwarding hop, and the user name is checked at the last hop. A hop whose host key is a
+//! certificate matches a constraint key marked as a CA when that CA signed a valid host
+//! certificate for the constraint's host name (OpenSSH's `match_key_hop`).
 
 use super::keystore::Entry;
+use crate::keys::{is_certificate_blob, HostCertificate};
+use crate::known_hosts::match_pattern;
 use crate::proto::{DestinationConstraint, Hop};
 use crate::session::Session;
 use crate::wire::Reader;
@@ -13,11 +17,13 @@ use crate::wire::Reader;
 pub(crate) type Denied = &'static str;
 
 /// OpenSSH's `identity_permitted`. `user` is the user name from the signed data (sign requests
-/// only). On success returns the host names the constraints give to each hop, nearest first.
+/// only), `now` the time in Unix seconds (for host certificates). On success returns the host
+/// names the constraints give to each hop, nearest first.
 pub(crate) fn identity_permitted(
     entry: &Entry,
     session: &Session,
     user: Option<&str>,
+    now: u64,
 ) -> Result<Vec<String>, Denied> {
     if entry.destinations.is_empty() {
         return Ok(Vec::new());
@@ -44,14 +50,20 @@ pub(crate) fn identity_permitted(
             }
             None
         };
-        let host = permitted_by(&entry.destinations, from, Some(&bind.host_key), test_user)
-            .ok_or("no destination constraint permits this hop")?;
+        let host = permitted_by(
+            &entry.destinations,
+            from,
+            Some(&bind.host_key),
+            test_user,
+            now,
+        )
+        .ok_or("no destination constraint permits this hop")?;
         names.push(host);
         from = Some(&bind.host_key);
     }
     if last.is_forwarding
         && user.is_none()
-        && permitted_by(&entry.destinations, Some(&last.host_key), None, None).is_none()
+        && permitted_by(&entry.destinations, Some(&last.host_key), None, None, now).is_none()
     {
         return Err("key may be used at the last host but not beyond it");
     }
@@ -65,16 +77,19 @@ fn permitted_by(
     from: Option<&[u8]>,
     to: Option<&[u8]>,
     user: Option<&str>,
+    now: u64,
 ) -> Option<String> {
+    let from_cert = from.and_then(HostCertificate::parse);
+    let to_cert = to.and_then(HostCertificate::parse);
     constraints.iter().find_map(|d| {
         let from_ok = match from {
             None => d.from.hostname.is_empty() && d.from.keys.is_empty(),
-            Some(key) => matches_hop(key, &d.from),
+            Some(key) => matches_hop(key, from_cert.as_ref(), &d.from, now),
         };
-        let to_ok = to.is_none_or(|key| matches_hop(key, &d.to));
+        let to_ok = to.is_none_or(|key| matches_hop(key, to_cert.as_ref(), &d.to, now));
         let user_ok = match (user, d.to.user.as_str()) {
             (Some(u), pattern) if !pattern.is_empty() => {
-                glob_match(pattern.as_bytes(), u.as_bytes())
+                match_pattern(pattern.as_bytes(), u.as_bytes())
             }
             _ => true,
         };
@@ -82,23 +97,24 @@ fn permitted_by(
     })
 }
 
-/// A host key matches a hop when it is one of the hop's plain keys. (Host certificates signed
-/// by a hop's CA key are not accepted yet: agentry refuses rather than guesses.)
-fn matches_hop(key: &[u8], hop: &Hop) -> bool {
-    hop.keys.iter().any(|k| !k.is_ca && k.key_blob == key)
-}
-
-/// `*` and `?` wildcards, as OpenSSH's `match_pattern`.
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob_match(&pattern[1..], text) || (!text.is_empty() && glob_match(pattern, &text[1..]))
-        }
-        (Some(b'?'), Some(_)) => glob_match(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p == t => glob_match(&pattern[1..], &text[1..]),
-        _ => false,
+/// OpenSSH's `match_key_hop`: a plain host key matches one of the hop's plain keys; a host
+/// certificate (`cert`, already parsed from `key` with its CA signature verified) matches a key
+/// marked as a CA that signed it, when the certificate is valid for the hop's host name.
+fn matches_hop(key: &[u8], cert: Option<&HostCertificate>, hop: &Hop, now: u64) -> bool {
+    let hostname = if hop.hostname.is_empty() {
+        "(ORIGIN)"
+    } else {
+        hop.hostname.as_str()
+    };
+    if !is_certificate_blob(key) {
+        return hop.keys.iter().any(|k| !k.is_ca && k.key_blob == key);
     }
+    // A certificate whose CA signature does not verify matches nothing.
+    cert.is_some_and(|cert| {
+        hop.keys
+            .iter()
+            .any(|k| k.is_ca && k.key_blob == cert.ca_blob() && cert.check_host(hostname, now))
+    })
 }
 
 /// What a sign request's data says when it is an SSH user-authentication request
@@ -150,18 +166,4 @@ pub(crate) fn parse_userauth(data: &[u8], key_blob: &[u8], algorithm: &str) -> O
         session_id,
         host_key,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn glob_matches_like_openssh() {
-        assert!(glob_match(b"*", b"anyone"));
-        assert!(glob_match(b"dep?oy", b"deploy"));
-        assert!(glob_match(b"a*z", b"abcz"));
-        assert!(!glob_match(b"a*z", b"abc"));
-        assert!(!glob_match(b"root", b"roots"));
-    }
 }

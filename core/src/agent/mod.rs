@@ -14,7 +14,7 @@ mod lock;
 use crate::clock::{Clock, TokioClock};
 use crate::keyfile::KeyFile;
 use crate::keys::{PrivateKey, SignError, SigningKey};
-use crate::prompt::{ConfirmRequest, Prompter};
+use crate::prompt::{ConfirmRequest, PathHop, Prompter};
 use crate::proto::{
     AddIdentity, Constraint, DestinationConstraint, Request, Response, SignRequest,
 };
@@ -310,9 +310,10 @@ impl Agent {
 
     /// Identities this connection may see: destination-restricted keys only where usable.
     fn identities(&self, session: &Session) -> Vec<crate::proto::Identity> {
+        let now = self.shared.clock.unix_time();
         self.keys()
             .entries()
-            .filter(|e| destination::identity_permitted(e, session, None).is_ok())
+            .filter(|e| destination::identity_permitted(e, session, None, now).is_ok())
             .map(|e| crate::proto::Identity {
                 key_blob: e.blob.clone(),
                 comment: e.comment.clone(),
@@ -323,7 +324,12 @@ impl Agent {
     fn remove(&self, session: &Session, key_blob: &[u8]) -> Response {
         let mut keys = self.keys();
         if let Some(entry) = keys.get(key_blob) {
-            if let Err(why) = destination::identity_permitted(&entry, session, None) {
+            if let Err(why) = destination::identity_permitted(
+                &entry,
+                session,
+                None,
+                self.shared.clock.unix_time(),
+            ) {
                 tracing::info!(target: "agentry::keys", reason = why, "remove refused");
                 return Response::Failure;
             }
@@ -333,7 +339,12 @@ impl Agent {
 
     fn add(&self, session: &Session, add: AddIdentity) -> Response {
         if let Some(existing) = self.keys().get(&add.key.public_blob()) {
-            if let Err(why) = destination::identity_permitted(&existing, session, None) {
+            if let Err(why) = destination::identity_permitted(
+                &existing,
+                session,
+                None,
+                self.shared.clock.unix_time(),
+            ) {
                 tracing::info!(target: "agentry::keys", reason = why, "replacing a restricted key refused");
                 return Response::Failure;
             }
@@ -352,7 +363,12 @@ impl Agent {
             tracing::debug!(target: "agentry::sign", "sign request for a key the agent does not hold");
             return Response::Failure;
         };
-        let hop_names = match check_destination(&entry, session, &req) {
+        let hop_names = match check_destination(
+            &entry,
+            session,
+            &req,
+            self.shared.clock.unix_time(),
+        ) {
             Ok(names) => names,
             Err(why) => {
                 tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, reason = why, "destination restriction refused the signature");
@@ -415,9 +431,9 @@ impl Agent {
                 .binds()
                 .iter()
                 .enumerate()
-                .map(|(i, b)| match hop_names.get(i) {
-                    Some(name) if !name.is_empty() => name.clone(),
-                    _ => crate::keys::host_label(&b.host_key),
+                .map(|(i, b)| PathHop {
+                    host_key: b.host_key.clone(),
+                    name: hop_names.get(i).filter(|n| !n.is_empty()).cloned(),
                 })
                 .collect(),
             forwarded: session.is_forwarded(),
@@ -515,6 +531,7 @@ fn check_destination(
     entry: &Entry,
     session: &Session,
     req: &SignRequest,
+    now: u64,
 ) -> Result<Vec<String>, &'static str> {
     if entry.destinations.is_empty() {
         return Ok(Vec::new());
@@ -525,7 +542,7 @@ fn check_destination(
         .ok_or("restricted key used on an unbound connection")?;
     let auth = destination::parse_userauth(&req.data, &entry.blob, &entry.algorithm)
         .ok_or("restricted key asked to sign something other than a user authentication")?;
-    let names = destination::identity_permitted(entry, session, Some(&auth.user))?;
+    let names = destination::identity_permitted(entry, session, Some(&auth.user), now)?;
     if auth.session_id != last.session_id {
         return Err("signature for a session this connection is not bound to");
     }

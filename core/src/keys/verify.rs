@@ -1,7 +1,9 @@
-//! Verification of SSH signatures made by host keys, for `session-bind@openssh.com`. Ed25519 and
-//! ECDSA go through `ssh-key`'s verifiers; RSA (`rsa-sha2-256`, `rsa-sha2-512`, legacy `ssh-rsa`)
-//! through `ring`'s public-key verification.
+//! Verification of SSH signatures made by host keys, for `session-bind@openssh.com` and host
+//! certificates. Ed25519 and ECDSA go through `ssh-key`'s verifiers; RSA (`rsa-sha2-256`,
+//! `rsa-sha2-512`, legacy `ssh-rsa`) through `ring`'s public-key verification. A host key that is a
+//! certificate verifies with its certified key once the CA's signature over it verifies.
 
+use super::cert::{is_certificate_blob, HostCertificate};
 use crate::wire::Reader;
 use ssh_encoding::Decode;
 use ssh_key::public::KeyData;
@@ -9,17 +11,23 @@ use ssh_key::Signature;
 
 /// True when `sig_blob` (`string alg || string blob`) is `key_blob`'s valid signature of `data`.
 pub fn verify_signature(key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> bool {
-    let Ok(key) = KeyData::decode(&mut &key_blob[..]) else {
-        return false;
-    };
-    match &key {
+    if is_certificate_blob(key_blob) {
+        return HostCertificate::parse(key_blob)
+            .is_some_and(|cert| verify_with(cert.public_key(), data, sig_blob));
+    }
+    KeyData::decode(&mut &key_blob[..]).is_ok_and(|key| verify_with(&key, data, sig_blob))
+}
+
+/// True when `sig_blob` is `key`'s valid signature of `data`.
+pub(crate) fn verify_with(key: &KeyData, data: &[u8], sig_blob: &[u8]) -> bool {
+    match key {
         KeyData::Rsa(rsa) => verify_rsa(rsa, data, sig_blob),
         KeyData::Ed25519(_) | KeyData::Ecdsa(_) => {
             let mut slice = sig_blob;
             let Ok(sig) = Signature::decode(&mut slice) else {
                 return false;
             };
-            slice.is_empty() && signature::Verifier::verify(&key, data, &sig).is_ok()
+            slice.is_empty() && signature::Verifier::verify(key, data, &sig).is_ok()
         }
         _ => false,
     }

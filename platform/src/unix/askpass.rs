@@ -20,6 +20,11 @@ pub struct AskpassPrompter {
 }
 
 impl AskpassPrompter {
+    /// Runs `program` for every question.
+    pub fn new(program: PathBuf) -> Self {
+        Self { program }
+    }
+
     /// The askpass OpenSSH would use in this environment, if any.
     pub fn from_env() -> Option<Self> {
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());

@@ -1,0 +1,96 @@
+//! Names for the hosts on a confirmation prompt's forwarding path, read from the user's
+//! known_hosts files. [`KnownHostsNames`] wraps any [`Prompter`]: before the question is shown it
+//! reads the files (on a blocking thread), and every hop the key's destination constraints did not
+//! already name gets the name known_hosts gives its host key ([`agentry_core::known_hosts`]).
+
+use agentry_core::known_hosts::KnownHosts;
+use agentry_core::prompt::{ConfirmRequest, PassphraseRequest, PromptFuture, Prompter};
+use std::path::PathBuf;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// A [`Prompter`] that names forwarding hops from known_hosts files, then asks `inner`.
+#[derive(Clone)]
+pub struct KnownHostsNames {
+    inner: Arc<dyn Prompter>,
+    files: Vec<PathBuf>,
+}
+
+impl core::fmt::Debug for KnownHostsNames {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("KnownHostsNames")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KnownHostsNames {
+    /// Names hops from `files` (missing files are skipped) before asking `inner`.
+    pub fn new(inner: Arc<dyn Prompter>, files: Vec<PathBuf>) -> Self {
+        Self { inner, files }
+    }
+
+    /// Names hops from the files OpenSSH reads by default.
+    pub fn with_default_files(inner: Arc<dyn Prompter>) -> Self {
+        Self::new(inner, default_files())
+    }
+}
+
+/// OpenSSH's default `UserKnownHostsFile` and `GlobalKnownHostsFile`.
+pub fn default_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" });
+    if let Some(home) = home.filter(|h| !h.is_empty()) {
+        let ssh = PathBuf::from(home).join(".ssh");
+        files.push(ssh.join("known_hosts"));
+        files.push(ssh.join("known_hosts2"));
+    }
+    let global = if cfg!(windows) {
+        std::env::var_os("ProgramData").map(|p| PathBuf::from(p).join("ssh"))
+    } else {
+        Some(PathBuf::from("/etc/ssh"))
+    };
+    if let Some(dir) = global {
+        files.push(dir.join("ssh_known_hosts"));
+        files.push(dir.join("ssh_known_hosts2"));
+    }
+    files
+}
+
+fn read_all(files: &[PathBuf]) -> KnownHosts {
+    let mut hosts = KnownHosts::default();
+    for file in files {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            hosts.add(&text);
+        }
+    }
+    hosts
+}
+
+impl Prompter for KnownHostsNames {
+    fn confirm(&self, mut request: ConfirmRequest) -> PromptFuture<bool> {
+        let inner = Arc::clone(&self.inner);
+        if request.forwarding_path.iter().all(|hop| hop.name.is_some()) {
+            return inner.confirm(request);
+        }
+        let files = self.files.clone();
+        Box::pin(async move {
+            let hosts = tokio::task::spawn_blocking(move || read_all(&files))
+                .await
+                .unwrap_or_default();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            for hop in &mut request.forwarding_path {
+                if hop.name.is_none() {
+                    hop.name = hosts.name_for(&hop.host_key, now);
+                }
+            }
+            inner.confirm(request).await
+        })
+    }
+
+    fn passphrase(&self, request: PassphraseRequest) -> PromptFuture<Option<Zeroizing<String>>> {
+        self.inner.passphrase(request)
+    }
+}
