@@ -1,0 +1,191 @@
+//! Deferred decryption end to end, through real peers: PuTTY's `pageant` (client mode) adds an
+//! encrypted PPK file to a running `agentry`, which lists it at once without a prompt; the first
+//! signature (`ssh-keygen -Y sign`) asks the passphrase through `SSH_ASKPASS`, once; `pageant -l`
+//! shows the key's state, and `pageant -r` / `agentry reencrypt` make it ask again. OpenSSH
+//! files go through `agentry add --encrypted`; a wrong passphrase is retried.
+#![cfg(unix)]
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+const PASSPHRASE: &str = "correct horse";
+
+/// An askpass that answers with the lines of `answers` in turn (the last one repeats) and
+/// appends each question to `DIR/asked`.
+fn askpass(dir: &Path, answers: &[&str]) -> PathBuf {
+    std::fs::write(dir.join("answers"), answers.join("\n") + "\n").unwrap();
+    std::fs::write(dir.join("count"), "0").unwrap();
+    let d = dir.display();
+    script(
+        &dir.join("askpass"),
+        &format!(
+            r#"printf '%s\n---\n' "$1" >> '{d}/asked'
+n=$(cat '{d}/count'); n=$((n+1)); echo $n > '{d}/count'
+total=$(wc -l < '{d}/answers')
+[ $n -gt $total ] && n=$total
+sed -n "${{n}}p" '{d}/answers'"#
+        ),
+    )
+}
+
+fn questions(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("asked"))
+        .unwrap_or_default()
+        .split("---\n")
+        .filter(|q| !q.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn start(dir: &Path, answers: &[&str]) -> ForegroundAgent {
+    let askpass = askpass(dir, answers);
+    ForegroundAgent::start(&dir.join("agent.sock"), |c| {
+        c.env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force");
+    })
+}
+
+/// `ssh-keygen -Y sign` with the agent, then `-Y verify` of the result.
+fn sign_and_verify(agent: &ForegroundAgent, dir: &Path, public: &Path) -> bool {
+    let data = dir.join("data");
+    std::fs::write(&data, b"signed through a deferred key").unwrap();
+    let _ = std::fs::remove_file(dir.join("data.sig"));
+    let signed = run(agent
+        .client("ssh-keygen")
+        .args(["-Y", "sign", "-n", "file", "-f"])
+        .arg(public)
+        .arg(&data));
+    if !signed.status.success() {
+        return false;
+    }
+    let key = std::fs::read_to_string(public).unwrap();
+    let allowed = dir.join("allowed");
+    std::fs::write(&allowed, format!("tester {key}")).unwrap();
+    let verified = run(std::process::Command::new("ssh-keygen")
+        .args(["-Y", "verify", "-n", "file", "-I", "tester", "-f"])
+        .arg(&allowed)
+        .arg("-s")
+        .arg(dir.join("data.sig"))
+        .stdin(std::fs::File::open(&data).unwrap()));
+    assert!(verified.status.success(), "{}", describe(&verified));
+    true
+}
+
+#[test]
+fn pageant_adds_an_encrypted_ppk_that_asks_once_on_first_use() {
+    let dir = private_tempdir();
+    let agent = start(dir.path(), &[PASSPHRASE]);
+    let ppk = fixture_key(dir.path(), "ppk/ed25519-encrypted.ppk");
+    let public = fixture_key(dir.path(), "ed25519.pub");
+
+    let added = run(agent
+        .client("pageant")
+        .args(["-a", "--encrypted"])
+        .arg(&ppk));
+    assert!(added.status.success(), "{}", describe(&added));
+    let listed = run(agent.client("pageant").arg("-l"));
+    assert!(
+        text(&listed.stdout).contains("(encrypted)"),
+        "{}",
+        describe(&listed)
+    );
+    let ours = run(agent.agentry().arg("list"));
+    assert!(
+        text(&ours.stdout).contains("(encrypted)"),
+        "{}",
+        describe(&ours)
+    );
+    assert!(
+        questions(dir.path()).is_empty(),
+        "adding asked: {:?}",
+        questions(dir.path())
+    );
+
+    assert!(sign_and_verify(&agent, dir.path(), &public));
+    assert!(sign_and_verify(&agent, dir.path(), &public));
+    let asked = questions(dir.path());
+    assert_eq!(asked.len(), 1, "asked {asked:?}");
+    let fingerprint = ssh_fingerprint(&public);
+    assert!(
+        asked[0].contains(&fingerprint),
+        "{asked:?} lacks {fingerprint}"
+    );
+    let listed = run(agent.client("pageant").arg("-l"));
+    assert!(
+        text(&listed.stdout).contains("(re-encryptable)"),
+        "{}",
+        describe(&listed)
+    );
+
+    // pageant -r forgets the cleartext; the next use asks again.
+    let reencrypted = run(agent.client("pageant").arg("-r").arg(&fingerprint));
+    assert!(reencrypted.status.success(), "{}", describe(&reencrypted));
+    assert!(text(&run(agent.client("pageant").arg("-l")).stdout).contains("(encrypted)"));
+    assert!(sign_and_verify(&agent, dir.path(), &public));
+    assert_eq!(questions(dir.path()).len(), 2);
+}
+
+#[test]
+fn openssh_file_added_encrypted_retries_a_wrong_passphrase() {
+    let dir = private_tempdir();
+    let agent = start(dir.path(), &["wrong", PASSPHRASE]);
+    let key = fixture_key(dir.path(), "ed25519-encrypted");
+    let added = run(agent.agentry().args(["add", "--encrypted"]).arg(&key));
+    assert!(added.status.success(), "{}", describe(&added));
+    assert!(
+        text(&added.stderr).contains("encrypted until first use"),
+        "{}",
+        describe(&added)
+    );
+    let listed = run(agent.client("ssh-add").arg("-l"));
+    assert!(listed.status.success(), "{}", describe(&listed));
+    assert!(questions(dir.path()).is_empty());
+
+    let public = dir.path().join("ed25519-encrypted.pub");
+    assert!(sign_and_verify(&agent, dir.path(), &public));
+    let asked = questions(dir.path());
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked[1].contains("Incorrect passphrase"), "{asked:?}");
+
+    let again = run(agent.agentry().args(["reencrypt", "--all"]));
+    assert!(again.status.success(), "{}", describe(&again));
+    assert!(text(&run(agent.agentry().arg("list")).stdout).contains("(encrypted)"));
+}
+
+#[test]
+fn cancelled_passphrase_fails_that_signature_and_the_key_stays() {
+    let dir = private_tempdir();
+    let askpass = script(&dir.path().join("cancel"), "exit 1");
+    let agent = ForegroundAgent::start(&dir.path().join("agent.sock"), |c| {
+        c.env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force");
+    });
+    let key = fixture_key(dir.path(), "ed25519-encrypted");
+    assert!(run(agent.agentry().args(["add", "--encrypted"]).arg(&key))
+        .status
+        .success());
+    let public = dir.path().join("ed25519-encrypted.pub");
+    assert!(
+        !sign_and_verify(&agent, dir.path(), &public),
+        "signed without a passphrase"
+    );
+    let listed = run(agent.client("ssh-add").arg("-l"));
+    assert!(
+        listed.status.success(),
+        "key gone after a cancelled prompt: {}",
+        describe(&listed)
+    );
+}
+
+fn ssh_fingerprint(public: &Path) -> String {
+    let out = run(std::process::Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(public));
+    text(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .expect("fingerprint")
+        .to_owned()
+}
