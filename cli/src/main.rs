@@ -12,6 +12,7 @@ mod daemon;
 #[path = "windows.rs"]
 mod daemon;
 mod keyfiles;
+mod keyring;
 mod keys;
 mod lifetime;
 mod passphrase;
@@ -45,8 +46,11 @@ enum Command {
     Status,
     /// List the agent's identities (fingerprints by default).
     List(keys::ListArgs),
-    /// Add OpenSSH private key files to the agent.
+    /// Add OpenSSH private key files (or keys from the OS keyring) to the agent.
     Add(keys::AddArgs),
+    /// Keep keys in the OS keyring: import, list, remove; forget remembered passphrases.
+    #[command(subcommand)]
+    Keyring(keyring::KeyringCommand),
     /// Remove identities given as key files or fingerprints.
     Remove(keys::RemoveArgs),
     /// Remove every identity from the agent.
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
         Command::Status => keys::status(),
         Command::List(args) => keys::list(&args),
         Command::Add(args) => keys::add(&args),
+        Command::Keyring(command) => keyring::run(&command),
         Command::Remove(args) => keys::remove(&args),
         Command::RemoveAll => keys::remove_all(),
         Command::Lock => keys::lock(true),
