@@ -26,18 +26,33 @@ pub trait Backend: Send + Sync + core::fmt::Debug {
 }
 
 /// The operating system's keyring, through the `keyring` crate.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct OsBackend;
+#[derive(Debug, Clone)]
+pub struct OsBackend {
+    service: String,
+}
+
+impl Default for OsBackend {
+    fn default() -> Self {
+        Self::with_service(SERVICE)
+    }
+}
 
 impl OsBackend {
-    fn entry(name: &str) -> Result<::keyring::Entry, KeyringError> {
-        ::keyring::Entry::new(SERVICE, name).map_err(|e| map_error(name, e))
+    /// Entries under another service name than [`SERVICE`] (tests keep out of the user's).
+    pub fn with_service(service: &str) -> Self {
+        Self {
+            service: service.to_owned(),
+        }
+    }
+
+    fn entry(&self, name: &str) -> Result<::keyring::Entry, KeyringError> {
+        ::keyring::Entry::new(&self.service, name).map_err(|e| map_error(name, e))
     }
 }
 
 impl Backend for OsBackend {
     fn get(&self, entry: &str) -> Result<Option<Zeroizing<Vec<u8>>>, KeyringError> {
-        match Self::entry(entry)?.get_secret() {
+        match self.entry(entry)?.get_secret() {
             Ok(bytes) => Ok(Some(Zeroizing::new(bytes))),
             Err(::keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(map_error(entry, e)),
@@ -51,13 +66,13 @@ impl Backend for OsBackend {
                 size: value.len(),
             });
         }
-        Self::entry(entry)?
+        self.entry(entry)?
             .set_secret(value)
             .map_err(|e| map_error(entry, e))
     }
 
     fn delete(&self, entry: &str) -> Result<bool, KeyringError> {
-        match Self::entry(entry)?.delete_credential() {
+        match self.entry(entry)?.delete_credential() {
             Ok(()) => Ok(true),
             Err(::keyring::Error::NoEntry) => Ok(false),
             Err(e) => Err(map_error(entry, e)),

@@ -54,7 +54,7 @@ pub struct KeyringStore {
 impl KeyringStore {
     /// The operating system's keyring.
     pub fn os() -> Self {
-        Self::with_backend(Box::new(OsBackend))
+        Self::with_backend(Box::new(OsBackend::default()))
     }
 
     /// A store over any backend (tests use [`MemoryBackend`]).
