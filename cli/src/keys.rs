@@ -45,8 +45,15 @@ pub(crate) struct AddArgs {
     /// passphrase (deferred decryption; Pageant's --encrypted).
     #[arg(long)]
     encrypted: bool,
+    /// Keep the passphrase of each encrypted file in the OS keyring (by the key's fingerprint),
+    /// and use a remembered one instead of asking (with --encrypted: at first use).
+    #[arg(long)]
+    remember: bool,
+    /// Add the key stored in the OS keyring under NAME (`agentry keyring import`); repeatable.
+    #[arg(long = "keyring", value_name = "NAME")]
+    keyring: Vec<String>,
     /// Private key files: OpenSSH, PuTTY PPK or PEM.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "keyring", value_name = "FILE")]
     files: Vec<PathBuf>,
 }
 
@@ -113,23 +120,22 @@ pub(crate) fn add(args: &AddArgs) -> Outcome {
         constraints.push(Constraint::Confirm);
     }
     let mut failed = None;
-    for file in &args.files {
-        let added = if args.encrypted {
-            crate::deferred::add_encrypted(&mut client, file, &constraints)
-        } else {
-            Ok(false)
-        };
-        let added = added.and_then(|done| match done {
-            true => Ok(()),
-            false => add_file(&mut client, file, &constraints),
-        });
-        if let Err(e) = added {
+    // A key that fails is reported and the rest are still added; only a missing agent stops.
+    let mut note = |result: Outcome| {
+        if let Err(e) = result {
             if e.code == 2 {
                 return Err(e);
             }
             eprintln!("agentry: {}", e.message);
             failed = Some(Failure::new(""));
         }
+        Ok(())
+    };
+    for name in &args.keyring {
+        note(add_keyring(&mut client, name, &constraints))?;
+    }
+    for file in &args.files {
+        note(add_one_file(&mut client, file, args, &constraints))?;
     }
     if let Some(life) = args.lifetime.filter(|_| failed.is_none()) {
         eprintln!("Lifetime set to {} seconds", life.as_secs());
@@ -140,9 +146,50 @@ pub(crate) fn add(args: &AddArgs) -> Outcome {
     failed.map_or(Ok(()), Err)
 }
 
-fn add_file(client: &mut Client, file: &std::path::Path, constraints: &[Constraint]) -> Outcome {
+/// Adds one file: held encrypted until first use with `--encrypted` (its passphrase checked and
+/// kept in the keyring first with `--remember`), else decrypted now.
+fn add_one_file(
+    client: &mut Client,
+    file: &std::path::Path,
+    args: &AddArgs,
+    constraints: &[Constraint],
+) -> Outcome {
+    if args.encrypted {
+        if args.remember {
+            crate::keyring::read_remembering(file)?;
+        }
+        if crate::deferred::add_encrypted(client, file, constraints)? {
+            return Ok(());
+        }
+    }
+    add_file(client, file, args.remember, constraints)
+}
+
+/// Adds key `name` from the OS keyring.
+fn add_keyring(client: &mut Client, name: &str, constraints: &[Constraint]) -> Outcome {
+    let (key, comment) = crate::keyring::load(name)?;
+    send_add(client, key, comment.as_bytes(), constraints).map_err(|e| {
+        with_message(
+            e,
+            format!("the agent refused to add keyring key {name} ({comment})"),
+        )
+    })?;
+    eprintln!("Identity added: keyring {name} ({comment})");
+    Ok(())
+}
+
+fn add_file(
+    client: &mut Client,
+    file: &std::path::Path,
+    remember: bool,
+    constraints: &[Constraint],
+) -> Outcome {
     let name = file.display();
-    let key = keyfiles::read_private_key(file).map_err(Failure::new)?;
+    let key = if remember {
+        crate::keyring::read_remembering(file)?
+    } else {
+        keyfiles::read_private_key(file).map_err(Failure::new)?
+    };
     let comment = key.comment().as_bytes().to_vec();
     let shown = String::from_utf8_lossy(&comment).into_owned();
     let plain = AgentKey::new(key.key_data().clone(), None)

@@ -13,6 +13,7 @@ mod daemon;
 mod daemon;
 mod deferred;
 mod keyfiles;
+mod keyring;
 mod keys;
 mod lifetime;
 mod passphrase;
@@ -46,10 +47,13 @@ enum Command {
     Status,
     /// List the agent's identities (fingerprints by default).
     List(keys::ListArgs),
-    /// Add private key files (OpenSSH, PuTTY PPK, PEM) to the agent.
+    /// Add private key files (OpenSSH, PuTTY PPK, PEM) or keys from the OS keyring to the agent.
     Add(keys::AddArgs),
     /// Drop the decrypted copy of keys held encrypted (they ask for the passphrase again).
     Reencrypt(deferred::ReencryptArgs),
+    /// Keep keys in the OS keyring: import, list, remove; forget remembered passphrases.
+    #[command(subcommand)]
+    Keyring(keyring::KeyringCommand),
     /// Remove identities given as key files or fingerprints.
     Remove(keys::RemoveArgs),
     /// Remove every identity from the agent.
@@ -104,6 +108,7 @@ fn main() -> ExitCode {
         Command::List(args) => keys::list(&args),
         Command::Add(args) => keys::add(&args),
         Command::Reencrypt(args) => deferred::reencrypt(&args),
+        Command::Keyring(command) => keyring::run(&command),
         Command::Remove(args) => keys::remove(&args),
         Command::RemoveAll => keys::remove_all(),
         Command::Lock => keys::lock(true),

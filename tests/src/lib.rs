@@ -1,14 +1,17 @@
 //! Shared pieces of agentry's black-box tests: the [`transport::Transport`] abstraction the
 //! conformance suite is written against, an in-process agent served on a temporary Unix socket
-//! ([`server::TestAgent`]) or on a Windows pipe and window (`windows::WinTestAgent`), fixture access ([`fixtures`]) and helpers for driving real tools
-//! ([`tools`]), loopback sshd servers alone ([`sshd`]) or chained for agent forwarding
-//! ([`chain`]). The tests themselves live in `tests/`.
+//! ([`server::TestAgent`]) or on a Windows pipe and window (`windows::WinTestAgent`), fixture
+//! access ([`fixtures`]), helpers for driving real tools ([`tools`]), loopback sshd servers alone
+//! ([`sshd`]) or chained for agent forwarding ([`chain`]), and a private Secret Service for
+//! keyring tests (`secret_service`). The tests themselves live in `tests/`.
 
 #[cfg(unix)]
 pub mod chain;
 pub mod fixtures;
 pub mod transport;
 
+#[cfg(all(unix, not(target_os = "macos")))]
+pub mod secret_service;
 #[cfg(unix)]
 pub mod server;
 #[cfg(unix)]
