@@ -10,6 +10,7 @@ use crate::shell::Syntax;
 use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
 use agentry_core::{Agent, AgentOptions, ConfirmPolicy};
+use agentry_platform::keyring::RememberedPassphrases;
 use agentry_platform::known_hosts::KnownHostsNames;
 use agentry_platform::unix::askpass::AskpassPrompter;
 use agentry_platform::unix::terminal::TerminalPrompter;
@@ -144,8 +145,10 @@ fn build_agent(args: &StartArgs) -> Agent {
     } else {
         AskpassPrompter::from_env().map(|p| Arc::new(p) as Arc<dyn Prompter>)
     };
-    let prompter =
-        prompter.map(|p| Arc::new(KnownHostsNames::with_default_files(p)) as Arc<dyn Prompter>);
+    let prompter = prompter.map(|p| {
+        let remembered = Arc::new(RememberedPassphrases::new(p));
+        Arc::new(KnownHostsNames::with_default_files(remembered)) as Arc<dyn Prompter>
+    });
     Agent::with_parts(options, prompter, Arc::new(agentry_core::clock::TokioClock))
 }
 

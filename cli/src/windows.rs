@@ -11,6 +11,7 @@ use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
 use agentry_core::{Agent, AgentOptions};
 use agentry_platform::client::{AgentClient, ClientError, Stream};
+use agentry_platform::keyring::RememberedPassphrases;
 use agentry_platform::known_hosts::KnownHostsNames;
 use agentry_platform::serve::ServeOptions;
 use agentry_platform::windows::copydata::CopyDataWindow;
@@ -157,6 +158,7 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
     } else {
         Arc::new(DialogPrompter::new(CONFIRM_TIMEOUT))
     };
+    let prompter = Arc::new(RememberedPassphrases::new(prompter));
     let prompter = Arc::new(KnownHostsNames::with_default_files(prompter));
     let agent = Agent::with_parts(
         options,

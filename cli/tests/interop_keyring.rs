@@ -362,3 +362,83 @@ fn no_secret_service_is_one_clear_line() {
         );
     }
 }
+
+/// `add --encrypted --remember`: the agent (the real binary, whose askpass refuses every
+/// question) holds the key encrypted and decrypts it at first use with the passphrase from the
+/// keyring; once forgotten and re-encrypted, the next use has nothing to answer with.
+#[test]
+fn a_remembered_passphrase_decrypts_a_deferred_key_at_first_use() {
+    in_private_secret_service(
+        "a_remembered_passphrase_decrypts_a_deferred_key_at_first_use",
+        |_service| {
+            use std::os::unix::fs::PermissionsExt;
+            let dir = private_tempdir();
+            let file = private_key_copy(dir.path(), "ed25519-encrypted");
+            let public = dir.path().join("ed25519-encrypted.pub");
+            let refuse = dir.path().join("refuse");
+            std::fs::write(&refuse, "#!/bin/sh\necho asked >> \"$0.log\"\nexit 1\n").unwrap();
+            std::fs::set_permissions(&refuse, std::fs::Permissions::from_mode(0o700)).unwrap();
+            let socket = dir.path().join("agent.sock");
+            let mut daemon = agentry()
+                .args(["start", "-D", "-a"])
+                .arg(&socket)
+                .env("SSH_ASKPASS", &refuse)
+                .env("SSH_ASKPASS_REQUIRE", "force")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !socket.exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let mut add = agentry()
+                .env("SSH_AUTH_SOCK", &socket)
+                .args(["add", "--encrypted", "--remember"])
+                .arg(&file)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            {
+                use std::io::Write;
+                writeln!(add.stdin.take().unwrap(), "correct horse").unwrap();
+            }
+            let added = add.wait_with_output().unwrap();
+            let sign = || {
+                let message = dir.path().join("message");
+                std::fs::write(&message, b"deferred and remembered\n").unwrap();
+                let _ = std::fs::remove_file(dir.path().join("message.sig"));
+                run(Command::new(ssh_keygen())
+                    .env("SSH_AUTH_SOCK", &socket)
+                    .args(["-Y", "sign", "-n", "file", "-f"])
+                    .arg(&public)
+                    .arg(&message))
+            };
+            let first = sign();
+            let reencrypted = run(agentry()
+                .env("SSH_AUTH_SOCK", &socket)
+                .args(["reencrypt", "--all"]));
+            agentry_ok(&["keyring", "forget", file.to_str().unwrap()]);
+            let after_forget = sign();
+            let asked = std::fs::read_to_string(dir.path().join("refuse.log")).unwrap_or_default();
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+            assert!(added.status.success(), "{}", describe(&added));
+            assert!(
+                text(&added.stderr).contains("encrypted until first use"),
+                "{}",
+                describe(&added)
+            );
+            assert!(first.status.success(), "first use: {}", describe(&first));
+            assert!(reencrypted.status.success(), "{}", describe(&reencrypted));
+            assert!(
+                !after_forget.status.success(),
+                "signed after the passphrase was forgotten: {}",
+                describe(&after_forget)
+            );
+            assert_eq!(asked.lines().count(), 1, "askpass asked {asked:?}");
+        },
+    );
+}

@@ -14,10 +14,12 @@
 mod backend;
 mod error;
 mod record;
+mod remembered;
 
 pub use backend::{Backend, MemoryBackend, OsBackend, MAX_ENTRY_BYTES, SERVICE};
 pub use error::KeyringError;
 pub use record::MAX_COMMENT_BYTES;
+pub use remembered::RememberedPassphrases;
 
 use agentry_core::keys::PrivateKey;
 use zeroize::Zeroizing;
