@@ -2,7 +2,8 @@
 //! extension gets `SSH_AGENT_EXTENSION_FAILURE`; a known one that fails gets it too.
 
 use super::Agent;
-use crate::keys::{verify_signature, PrivateKey};
+use crate::keyfile::{KdfLimits, KeyFile, KeyFormat};
+use crate::keys::verify_signature;
 use crate::proto::{Constraint, Extension, Response, SessionBind, EXTENSION_NAMES};
 use crate::session::{BoundSession, Session, MAX_SESSION_BINDS};
 use crate::wire::Writer;
@@ -67,21 +68,21 @@ impl Agent {
 }
 
 impl Agent {
-    /// PuTTY's `add-ppk`: a whole PPK file (v2 or v3). Unencrypted files are added at once;
-    /// encrypted ones need deferred decryption, which is not implemented yet.
+    /// PuTTY's `add-ppk`: a whole PPK file (v2 or v3), read by [`KeyFile`]. Unencrypted files
+    /// are added at once; encrypted ones need deferred decryption, which is not implemented yet.
     fn add_ppk(&self, ppk: &[u8], constraints: Vec<Constraint>) -> Result<(), String> {
-        let text = core::str::from_utf8(ppk).map_err(|_| "PPK file is not text".to_owned())?;
-        let encryption = text
-            .lines()
-            .find_map(|line| line.strip_prefix("Encryption:"))
-            .map(str::trim);
-        if encryption != Some("none") {
+        let file = KeyFile::parse(ppk).map_err(|e| format!("PPK file not readable: {e}"))?;
+        if file.format() != KeyFormat::Ppk {
+            return Err("add-ppk was given a key file that is not PPK".into());
+        }
+        if file.is_encrypted() {
             return Err("encrypted PPK files need deferred decryption (not supported yet)".into());
         }
-        let key = ssh_key::PrivateKey::from_ppk(text, None)
+        // Unencrypted: no key derivation runs, so the limits do not matter.
+        let (private, comment) = file
+            .decrypt(b"", &KdfLimits::default())
             .map_err(|e| format!("PPK file not readable: {e}"))?;
-        let private = PrivateKey::new(key.key_data().clone(), None).map_err(|e| e.to_string())?;
-        self.add_key(private, key.comment().as_bytes().to_vec(), constraints)
+        self.add_key(private, comment.into_bytes(), constraints)
             .map_err(|e| e.to_string())
     }
 }
