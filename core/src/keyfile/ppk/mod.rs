@@ -145,7 +145,14 @@ impl Ppk {
         if self.is_encrypted() {
             crypto::decrypt_cbc(&keys, &mut private);
         }
-        let mut covered = Writer::with_capacity(private.len() + self.public_blob.len() + 128);
+        // Exact capacity: a reallocation would leave a copy of the private blob behind.
+        let len = 5 * 4
+            + self.algorithm.len()
+            + encryption_name.len()
+            + self.comment_raw.len()
+            + self.public_blob.len()
+            + private.len();
+        let mut covered = Writer::with_capacity(len);
         covered
             .string(self.algorithm.as_bytes())
             .string(encryption_name)
