@@ -202,14 +202,15 @@ fn add_ppk_body(file: &str) -> Vec<u8> {
 }
 
 /// PuTTY's `add-ppk` with files written by the real `puttygen`: each holds the same key material
-/// as its OpenSSH twin, so it must list under the same public blob and sign. (RSA PPK files need
-/// agentry's own PPK reader, which comes with the key-sources work.)
+/// as its OpenSSH twin, so it must list under the same public blob and sign (RSA too, v2 and v3).
 #[tokio::test]
 async fn puttygen_ppk_files_added_with_add_ppk_sign() {
     let agent = Agent::new(AgentOptions::new());
     for (file, twin, flags) in [
         ("ed25519.ppk", "ed25519", 0),
         ("ecdsa-p256.ppk", "ecdsa-p256", 0),
+        ("rsa-2048.ppk", "rsa-2048", 2),
+        ("rsa-2048-v2.ppk", "rsa-2048", 4),
     ] {
         let reply = call(&agent, &mut session(), &add_ppk_body(file)).await;
         assert_eq!(reply, Response::Success, "{file}");

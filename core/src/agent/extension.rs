@@ -2,7 +2,7 @@
 //! extension gets `SSH_AGENT_EXTENSION_FAILURE`; a known one that fails gets it too.
 
 use super::Agent;
-use crate::keyfile::{KdfLimits, KeyFile};
+use crate::keyfile::{KdfLimits, KeyFile, KeyFormat};
 use crate::keys::verify_signature;
 use crate::proto::{Constraint, Extension, Response, SessionBind, EXTENSION_NAMES};
 use crate::session::{BoundSession, Session, MAX_SESSION_BINDS};
@@ -48,16 +48,17 @@ impl Agent {
                 }
                 Response::SuccessWith(w.into_bytes())
             }
-            Extension::AddPpk { ppk, constraints } => {
-                added(self.add_key_file(&ppk, &[], &[], constraints), "add-ppk")
-            }
+            Extension::AddPpk { ppk, constraints } => added(
+                self.add_key_file(&ppk, &[], &[], constraints, true),
+                "add-ppk",
+            ),
             Extension::AddKeyFile {
                 file,
                 public_key,
                 comment,
                 constraints,
             } => added(
-                self.add_key_file(&file, &public_key, &comment, constraints),
+                self.add_key_file(&file, &public_key, &comment, constraints, false),
                 "add-key-file",
             ),
             Extension::Reencrypt { key_blob } => {
@@ -104,8 +105,12 @@ impl Agent {
         public_key: &[u8],
         comment: &[u8],
         constraints: Vec<Constraint>,
+        ppk_only: bool,
     ) -> Result<(), String> {
         let file = KeyFile::parse(bytes).map_err(|e| e.to_string())?;
+        if ppk_only && file.format() != KeyFormat::Ppk {
+            return Err("add-ppk was given a key file that is not PPK".into());
+        }
         let comment = if comment.is_empty() {
             file.comment().as_bytes().to_vec()
         } else {

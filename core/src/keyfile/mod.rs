@@ -7,6 +7,7 @@
 //! not exhaust memory or CPU.
 
 mod error;
+mod ppk;
 
 pub use error::KeyFileError;
 
@@ -63,7 +64,9 @@ pub struct KeyFile {
 }
 
 #[derive(Clone)]
-enum Inner {}
+enum Inner {
+    Ppk(Box<ppk::Ppk>),
+}
 
 impl core::fmt::Debug for KeyFile {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -78,30 +81,41 @@ impl KeyFile {
     /// Recognises and parses a key file. Errors say what the bytes are instead when they are
     /// not a private key (a public key, an unknown format, a truncated file).
     pub fn parse(bytes: &[u8]) -> Result<Self, KeyFileError> {
-        let _ = bytes;
+        if bytes.starts_with(ppk::MAGIC) {
+            let inner = Inner::Ppk(Box::new(ppk::Ppk::parse(bytes)?));
+            return Ok(Self { inner });
+        }
         Err(KeyFileError::NotAKey)
     }
 
     /// Which format the file is in.
     pub fn format(&self) -> KeyFormat {
-        match self.inner {}
+        match &self.inner {
+            Inner::Ppk(_) => KeyFormat::Ppk,
+        }
     }
 
     /// True when a passphrase is needed to read the private key.
     pub fn is_encrypted(&self) -> bool {
-        match self.inner {}
+        match &self.inner {
+            Inner::Ppk(k) => k.is_encrypted(),
+        }
     }
 
     /// The public key, when the file shows it without the passphrase (every format but
     /// encrypted PEM/PKCS#8).
     pub fn public_key(&self) -> Option<&KeyData> {
-        match self.inner {}
+        match &self.inner {
+            Inner::Ppk(k) => Some(k.public_key()),
+        }
     }
 
     /// The comment, when readable without the passphrase (PPK always; OpenSSH and PEM only
     /// once decrypted, so this is empty for them while encrypted).
     pub fn comment(&self) -> &str {
-        match self.inner {}
+        match &self.inner {
+            Inner::Ppk(k) => k.comment(),
+        }
     }
 
     /// Decrypts (or, for an unencrypted file, just reads) the private key, with its comment.
@@ -111,7 +125,8 @@ impl KeyFile {
         passphrase: &[u8],
         limits: &KdfLimits,
     ) -> Result<(PrivateKey, String), KeyFileError> {
-        let _ = (passphrase, limits);
-        match self.inner {}
+        match &self.inner {
+            Inner::Ppk(k) => k.decrypt(passphrase, limits),
+        }
     }
 }
