@@ -55,6 +55,11 @@ pub(crate) struct Keystore {
 }
 
 impl Keystore {
+    /// True when some entry has a lifetime, so [`Keystore::expire`] has work to check.
+    pub(crate) fn expiry_due(&self) -> bool {
+        self.next_expiry.is_some()
+    }
+
     /// Removes every entry whose lifetime ended at or before `now`.
     pub(crate) fn expire(&mut self, now: Instant) {
         if self.next_expiry.is_none_or(|t| t > now) {

@@ -126,6 +126,10 @@ impl Agent {
     /// Handles one message body and returns the reply body. Never panics on client input:
     /// anything that does not decode is answered with `SSH_AGENT_FAILURE`.
     pub async fn handle_message(&self, session: &mut Session, body: &[u8]) -> Vec<u8> {
+        // Signing is the hot path: read its fields in place instead of copying them out.
+        if let Some(sign) = SignRef::parse(body).filter(|_| !self.is_locked()) {
+            return self.sign(session, sign).await.encode();
+        }
         let response = match Request::decode(body) {
             Ok(request) => self.handle(session, request).await,
             Err(e) => {
@@ -153,7 +157,7 @@ impl Agent {
         }
         match request {
             Request::RequestIdentities => Response::Identities(self.identities(session)),
-            Request::Sign(sign) => self.sign(session, sign).await,
+            Request::Sign(sign) => self.sign(session, SignRef::from(&sign)).await,
             Request::AddIdentity(add) => self.add(session, *add),
             Request::RemoveIdentity { key_blob } => self.remove(session, &key_blob),
             Request::RemoveAllIdentities => {
@@ -358,17 +362,14 @@ impl Agent {
         }
     }
 
-    async fn sign(&self, session: &Session, req: SignRequest) -> Response {
-        let Some(entry) = self.keys().get(&req.key_blob) else {
+    async fn sign(&self, session: &Session, req: SignRef<'_>) -> Response {
+        let Some(entry) = self.keys().get(req.key_blob) else {
             tracing::debug!(target: "agentry::sign", "sign request for a key the agent does not hold");
             return Response::Failure;
         };
-        let hop_names = match check_destination(
-            &entry,
-            session,
-            &req,
-            self.shared.clock.unix_time(),
-        ) {
+        let hop_names = match check_destination(&entry, session, &req, || {
+            self.shared.clock.unix_time()
+        }) {
             Ok(names) => names,
             Err(why) => {
                 tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, reason = why, "destination restriction refused the signature");
@@ -385,7 +386,7 @@ impl Agent {
         };
         let allow_sha1 = self.shared.options.allow_ssh_rsa_sha1;
         let result = if key.is_cheap() {
-            key.sign(&req.data, req.flags, allow_sha1)
+            key.sign(req.data, req.flags, allow_sha1)
         } else {
             sign_off_reactor(key, req.data, req.flags, allow_sha1).await
         };
@@ -490,7 +491,9 @@ impl Agent {
             .keys
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.expire(self.now());
+        if keys.expiry_due() {
+            keys.expire(self.now());
+        }
         keys
     }
 
@@ -507,7 +510,7 @@ impl Agent {
 /// (no thread hand-off per signature); elsewhere the signature goes to the blocking pool.
 async fn sign_off_reactor(
     key: Arc<SigningKey>,
-    data: Vec<u8>,
+    data: &[u8],
     flags: u32,
     allow_sha1: bool,
 ) -> Result<Vec<u8>, SignError> {
@@ -516,8 +519,9 @@ async fn sign_off_reactor(
         .map(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
         .unwrap_or(false);
     if multi_thread {
-        tokio::task::block_in_place(|| key.sign(&data, flags, allow_sha1))
+        tokio::task::block_in_place(|| key.sign(data, flags, allow_sha1))
     } else {
+        let data = data.to_vec();
         tokio::task::spawn_blocking(move || key.sign(&data, flags, allow_sha1))
             .await
             .unwrap_or(Err(SignError::Failed))
@@ -530,17 +534,18 @@ async fn sign_off_reactor(
 fn check_destination(
     entry: &Entry,
     session: &Session,
-    req: &SignRequest,
-    now: u64,
+    req: &SignRef<'_>,
+    now: impl FnOnce() -> u64,
 ) -> Result<Vec<String>, &'static str> {
     if entry.destinations.is_empty() {
         return Ok(Vec::new());
     }
+    let now = now();
     let last = session
         .binds()
         .last()
         .ok_or("restricted key used on an unbound connection")?;
-    let auth = destination::parse_userauth(&req.data, &entry.blob, &entry.algorithm)
+    let auth = destination::parse_userauth(req.data, &entry.blob, &entry.algorithm)
         .ok_or("restricted key asked to sign something other than a user authentication")?;
     let names = destination::identity_permitted(entry, session, Some(&auth.user), now)?;
     if auth.session_id != last.session_id {
@@ -552,6 +557,41 @@ fn check_destination(
             Err("host key in the request is not the bound host")
         }
         _ => Ok(names),
+    }
+}
+
+/// A sign request's fields, borrowed from the message body or from a decoded [`SignRequest`].
+struct SignRef<'a> {
+    key_blob: &'a [u8],
+    data: &'a [u8],
+    flags: u32,
+}
+
+impl<'a> SignRef<'a> {
+    /// An `SSH_AGENTC_SIGN_REQUEST` body read in place; `None` for any other message and for a
+    /// malformed one (which the full decoder then answers).
+    fn parse(body: &'a [u8]) -> Option<Self> {
+        let (&msg_type, rest) = body.split_first()?;
+        if msg_type != crate::proto::msg::SIGN_REQUEST {
+            return None;
+        }
+        let mut r = crate::wire::Reader::new(rest);
+        let sign = Self {
+            key_blob: r.string().ok()?,
+            data: r.string().ok()?,
+            flags: r.u32().ok()?,
+        };
+        r.is_empty().then_some(sign)
+    }
+}
+
+impl<'a> From<&'a SignRequest> for SignRef<'a> {
+    fn from(req: &'a SignRequest) -> Self {
+        Self {
+            key_blob: &req.key_blob,
+            data: &req.data,
+            flags: req.flags,
+        }
     }
 }
 
