@@ -6,7 +6,10 @@
 //! Key-derivation parameters read from a file are capped by [`KdfLimits`]: a hostile file must
 //! not exhaust memory or CPU.
 
+mod armor;
 mod error;
+mod openssh;
+mod pem;
 
 pub use error::KeyFileError;
 
@@ -63,7 +66,10 @@ pub struct KeyFile {
 }
 
 #[derive(Clone)]
-enum Inner {}
+enum Inner {
+    OpenSsh(openssh::OpenSshKey),
+    Pem(pem::PemKey),
+}
 
 impl core::fmt::Debug for KeyFile {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -78,30 +84,55 @@ impl KeyFile {
     /// Recognises and parses a key file. Errors say what the bytes are instead when they are
     /// not a private key (a public key, an unknown format, a truncated file).
     pub fn parse(bytes: &[u8]) -> Result<Self, KeyFileError> {
-        let _ = bytes;
+        let text = core::str::from_utf8(bytes).map_err(|_| KeyFileError::NotAKey)?;
+        if let Some(key) = openssh::OpenSshKey::parse(text)? {
+            return Ok(Self {
+                inner: Inner::OpenSsh(key),
+            });
+        }
+        if let Some(key) = pem::PemKey::parse(text)? {
+            return Ok(Self {
+                inner: Inner::Pem(key),
+            });
+        }
+        if openssh::is_public_key(text) {
+            return Err(KeyFileError::PublicKeyOnly);
+        }
         Err(KeyFileError::NotAKey)
     }
 
     /// Which format the file is in.
     pub fn format(&self) -> KeyFormat {
-        match self.inner {}
+        match &self.inner {
+            Inner::OpenSsh(_) => KeyFormat::OpenSsh,
+            Inner::Pem(_) => KeyFormat::Pem,
+        }
     }
 
     /// True when a passphrase is needed to read the private key.
     pub fn is_encrypted(&self) -> bool {
-        match self.inner {}
+        match &self.inner {
+            Inner::OpenSsh(k) => k.is_encrypted(),
+            Inner::Pem(k) => k.is_encrypted(),
+        }
     }
 
     /// The public key, when the file shows it without the passphrase (every format but
     /// encrypted PEM/PKCS#8).
     pub fn public_key(&self) -> Option<&KeyData> {
-        match self.inner {}
+        match &self.inner {
+            Inner::OpenSsh(k) => Some(k.public_key()),
+            Inner::Pem(k) => k.public_key(),
+        }
     }
 
     /// The comment, when readable without the passphrase (PPK always; OpenSSH and PEM only
     /// once decrypted, so this is empty for them while encrypted).
     pub fn comment(&self) -> &str {
-        match self.inner {}
+        match &self.inner {
+            Inner::OpenSsh(k) => k.comment(),
+            Inner::Pem(_) => "",
+        }
     }
 
     /// Decrypts (or, for an unencrypted file, just reads) the private key, with its comment.
@@ -111,7 +142,9 @@ impl KeyFile {
         passphrase: &[u8],
         limits: &KdfLimits,
     ) -> Result<(PrivateKey, String), KeyFileError> {
-        let _ = (passphrase, limits);
-        match self.inner {}
+        match &self.inner {
+            Inner::OpenSsh(k) => k.decrypt(passphrase, limits),
+            Inner::Pem(k) => k.decrypt(passphrase, limits),
+        }
     }
 }
