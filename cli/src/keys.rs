@@ -3,6 +3,7 @@
 //! ssh-add's; listings go to stdout.
 
 use crate::keyfiles::{self, FingerprintHash};
+use crate::keyload;
 use crate::lifetime::parse_lifetime;
 use crate::passphrase::read_passphrase;
 use crate::{Failure, Outcome};
@@ -41,7 +42,7 @@ pub(crate) struct AddArgs {
     /// Ask for confirmation before each use of the keys.
     #[arg(short = 'c')]
     confirm: bool,
-    /// OpenSSH private key files.
+    /// Private key files: OpenSSH, PEM (PKCS#1, SEC1) or PKCS#8, encrypted or not.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
 }
@@ -123,17 +124,15 @@ pub(crate) fn add(args: &AddArgs) -> Outcome {
 
 fn add_file(client: &mut Client, file: &std::path::Path, constraints: &[Constraint]) -> Outcome {
     let name = file.display();
-    let key = keyfiles::read_private_key(file).map_err(Failure::new)?;
-    let comment = key.comment().as_bytes().to_vec();
-    let shown = String::from_utf8_lossy(&comment).into_owned();
-    let plain = AgentKey::new(key.key_data().clone(), None)
-        .map_err(|e| Failure::new(format!("{name}: {e}")))?;
+    let (plain, shown) = keyload::read_private_key(file).map_err(Failure::new)?;
+    let comment = shown.as_bytes().to_vec();
+    let keypair = plain.keypair().clone();
     send_add(client, plain, &comment, constraints)
         .map_err(|e| with_message(e, format!("the agent refused to add {name} ({shown})")))?;
     eprintln!("Identity added: {name} ({shown})");
     if let Some((cert_path, cert)) = keyfiles::read_certificate_for(file) {
         let key_id = cert.key_id().to_owned();
-        let certified = AgentKey::new(key.key_data().clone(), Some(cert))
+        let certified = AgentKey::new(keypair, Some(cert))
             .map_err(|e| Failure::new(format!("{}: {e}", cert_path.display())))?;
         send_add(client, certified, &comment, constraints).map_err(|e| {
             with_message(

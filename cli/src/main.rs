@@ -12,6 +12,7 @@ mod daemon;
 #[path = "windows.rs"]
 mod daemon;
 mod keyfiles;
+mod keyload;
 mod keys;
 mod lifetime;
 mod passphrase;
