@@ -1,13 +1,13 @@
-//! Key files and key descriptions for the client commands: reading OpenSSH private keys (asking
-//! for the passphrase of encrypted ones), finding the public key of a file given to `remove`,
-//! and describing agent identities the way ssh-add does (`256 SHA256:… comment (ED25519)`).
+//! Key files and key descriptions for the client commands: finding the certificate next to a key
+//! file and the public key of a file given to `remove`, and describing agent identities the way
+//! ssh-add does (`256 SHA256:… comment (ED25519)`). Private keys are read by `keyload`.
 
-use crate::passphrase::read_passphrase;
+use agentry_core::keyfile::KeyFile;
 use base64ct::Encoding;
 use md5::Digest;
 use ssh_encoding::{Decode, Encode};
 use ssh_key::public::KeyData;
-use ssh_key::{Certificate, HashAlg, PrivateKey, PublicKey};
+use ssh_key::{Certificate, HashAlg, PublicKey};
 use std::path::{Path, PathBuf};
 
 /// How fingerprints are shown (`-E`).
@@ -15,25 +15,6 @@ use std::path::{Path, PathBuf};
 pub(crate) enum FingerprintHash {
     Sha256,
     Md5,
-}
-
-/// Reads an OpenSSH private key, decrypting it if needed. Errors name the file.
-pub(crate) fn read_private_key(path: &Path) -> Result<PrivateKey, String> {
-    let name = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
-    let key = PrivateKey::from_openssh(&text).map_err(|e| {
-        if text.contains("-----BEGIN ") && !text.contains("OPENSSH PRIVATE KEY") {
-            format!("{name}: PEM and PKCS#8 keys are not supported; convert it with `ssh-keygen -p -f {name}`")
-        } else {
-            format!("{name}: not an OpenSSH private key ({e})")
-        }
-    })?;
-    if !key.is_encrypted() {
-        return Ok(key);
-    }
-    let passphrase = read_passphrase(&format!("Enter passphrase for {name}: "))?;
-    key.decrypt(passphrase.as_bytes())
-        .map_err(|_| format!("{name}: bad passphrase"))
 }
 
 /// The certificate next to a key file (`FILE-cert.pub`), if there is one.
@@ -46,8 +27,8 @@ pub(crate) fn read_certificate_for(path: &Path) -> Option<(PathBuf, Certificate)
     Some((cert_path, cert))
 }
 
-/// The public key a file names: `FILE.pub`, `FILE` itself as a public key, or the public half
-/// stored (unencrypted) in an OpenSSH private key file.
+/// The public key a file names: `FILE.pub`, `FILE` itself as a public key, or the public half a
+/// private key file shows without its passphrase (OpenSSH files, unencrypted PEM and PKCS#8).
 pub(crate) fn read_public_key(path: &Path) -> Result<PublicKey, String> {
     let mut pub_path = path.as_os_str().to_owned();
     pub_path.push(".pub");
@@ -58,9 +39,16 @@ pub(crate) fn read_public_key(path: &Path) -> Result<PublicKey, String> {
     if let Ok(key) = PublicKey::from_openssh(text.trim()) {
         return Ok(key);
     }
-    PrivateKey::from_openssh(&text)
-        .map(|k| k.public_key().clone())
-        .map_err(|_| format!("{}: not an OpenSSH public or private key", path.display()))
+    KeyFile::parse(text.as_bytes())
+        .ok()
+        .and_then(|file| file.public_key().cloned())
+        .map(|key| PublicKey::new(key, ""))
+        .ok_or_else(|| {
+            format!(
+                "{}: no public key found (not a public key, or an encrypted PEM key without its .pub)",
+                path.display()
+            )
+        })
 }
 
 /// The plain public key inside an identity blob (a certificate's subject key for certs).

@@ -2,8 +2,7 @@
 //! added by name (`--keyring NAME`) and passphrases kept for `--remember`. The storage itself is
 //! `agentry_platform::keyring`; this file is the command line around it.
 
-use crate::keyfiles;
-use crate::passphrase::read_passphrase;
+use crate::{keyfiles, keyload};
 use crate::{Failure, Outcome};
 use agentry_core::keys::PrivateKey as AgentKey;
 use agentry_platform::keyring::{KeyringError, KeyringStore};
@@ -13,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeyringCommand {
-    /// Store an OpenSSH private key file in the OS keyring.
+    /// Store a private key file (OpenSSH, PPK, PEM) in the OS keyring.
     Import {
         /// The private key file (asks for its passphrase if it is encrypted).
         #[arg(value_name = "FILE")]
@@ -56,13 +55,9 @@ pub(crate) fn run(command: &KeyringCommand) -> Outcome {
 }
 
 /// A key file as the core's key and its comment: the one place the file reader's result is
-/// converted (`keyfiles::read_private_key`).
+/// read (`keyload::read_private_key`).
 fn read_key(path: &Path) -> Result<(AgentKey, String), Failure> {
-    let key = keyfiles::read_private_key(path).map_err(Failure::new)?;
-    let comment = String::from_utf8_lossy(key.comment().as_bytes()).into_owned();
-    let plain = AgentKey::new(key.key_data().clone(), None)
-        .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
-    Ok((plain, comment))
+    keyload::read_private_key(path).map_err(Failure::new)
 }
 
 fn import(store: &KeyringStore, file: &Path, name: Option<&str>) -> Outcome {
@@ -131,42 +126,45 @@ pub(crate) fn load(name: &str) -> Result<(AgentKey, String), Failure> {
     Ok((stored.key, stored.comment))
 }
 
-/// Reads an OpenSSH private key for `agentry add --remember`: an encrypted file is decrypted
-/// with the passphrase remembered for its key if there is one and it works, else with one asked
-/// for, which is then remembered (by the key's SHA-256 fingerprint). Until deferred decryption
-/// lands this is the whole of `--remember`: the key is decrypted now and added as usual.
-pub(crate) fn read_remembering(path: &Path) -> Result<ssh_key::PrivateKey, Failure> {
+/// Reads a private key file for `agentry add --remember`: an encrypted file is decrypted with
+/// the passphrase remembered for its key if there is one and it works, else with one asked for,
+/// which is then remembered (by the key's SHA-256 fingerprint, which is what the agent looks up
+/// when a key held encrypted is first used).
+pub(crate) fn read_remembering(path: &Path) -> Result<(AgentKey, String), Failure> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| Failure::new(format!("{shown}: {e}")))?;
-    let Ok(key) = ssh_key::PrivateKey::from_openssh(&text) else {
-        // Not an OpenSSH key: let the usual reader explain.
-        return keyfiles::read_private_key(path).map_err(Failure::new);
-    };
-    if !key.is_encrypted() {
+    let keyfile = keyload::open(path).map_err(Failure::new)?;
+    if !keyfile.is_encrypted() {
         eprintln!("{shown} is not encrypted: no passphrase to remember");
-        return Ok(key);
+        let loaded = keyload::decrypt(&keyfile, path, None).map_err(Failure::new)?;
+        return Ok((loaded.key, loaded.comment));
     }
-    let fingerprint = key.public_key().fingerprint(HashAlg::Sha256).to_string();
+    let fingerprint = match keyfile.public_key() {
+        Some(public) => public.fingerprint(HashAlg::Sha256).to_string(),
+        None => keyfiles::read_public_key(path)
+            .map_err(Failure::new)?
+            .key_data()
+            .fingerprint(HashAlg::Sha256)
+            .to_string(),
+    };
     let store = KeyringStore::os();
-    match store.recall_passphrase(&fingerprint) {
-        Ok(Some(passphrase)) => {
-            if let Ok(plain) = key.decrypt(passphrase.as_bytes()) {
-                eprintln!("Passphrase for {shown} read from the keyring");
-                return Ok(plain);
-            }
+    let remembered = store.recall_passphrase(&fingerprint).unwrap_or_else(|e| {
+        eprintln!("agentry: {e}");
+        None
+    });
+    let had_one = remembered.is_some();
+    let loaded = keyload::decrypt(&keyfile, path, remembered).map_err(Failure::new)?;
+    if loaded.from_first {
+        eprintln!("Passphrase for {shown} read from the keyring");
+    } else {
+        if had_one {
             eprintln!("agentry: the passphrase remembered for {shown} no longer works");
         }
-        Ok(None) => {}
-        Err(e) => eprintln!("agentry: {e}"),
+        if let Some(passphrase) = &loaded.passphrase {
+            match store.remember_passphrase(&fingerprint, passphrase) {
+                Ok(()) => eprintln!("Passphrase for {shown} remembered in the keyring"),
+                Err(e) => eprintln!("agentry: passphrase not remembered: {e}"),
+            }
+        }
     }
-    let passphrase =
-        read_passphrase(&format!("Enter passphrase for {shown}: ")).map_err(Failure::new)?;
-    let plain = key
-        .decrypt(passphrase.as_bytes())
-        .map_err(|_| Failure::new(format!("{shown}: bad passphrase")))?;
-    match store.remember_passphrase(&fingerprint, &passphrase) {
-        Ok(()) => eprintln!("Passphrase for {shown} remembered in the keyring"),
-        Err(e) => eprintln!("agentry: passphrase not remembered: {e}"),
-    }
-    Ok(plain)
+    Ok((loaded.key, loaded.comment))
 }

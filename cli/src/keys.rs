@@ -3,6 +3,7 @@
 //! ssh-add's; listings go to stdout.
 
 use crate::keyfiles::{self, FingerprintHash};
+use crate::keyload;
 use crate::lifetime::parse_lifetime;
 use crate::passphrase::read_passphrase;
 use crate::{Failure, Outcome};
@@ -52,7 +53,7 @@ pub(crate) struct AddArgs {
     /// Add the key stored in the OS keyring under NAME (`agentry keyring import`); repeatable.
     #[arg(long = "keyring", value_name = "NAME")]
     keyring: Vec<String>,
-    /// Private key files: OpenSSH, PuTTY PPK or PEM.
+    /// Private key files: OpenSSH, PuTTY PPK, PEM (PKCS#1, SEC1) or PKCS#8, encrypted or not.
     #[arg(required_unless_present = "keyring", value_name = "FILE")]
     files: Vec<PathBuf>,
 }
@@ -185,21 +186,19 @@ fn add_file(
     constraints: &[Constraint],
 ) -> Outcome {
     let name = file.display();
-    let key = if remember {
+    let (plain, shown) = if remember {
         crate::keyring::read_remembering(file)?
     } else {
-        keyfiles::read_private_key(file).map_err(Failure::new)?
+        keyload::read_private_key(file).map_err(Failure::new)?
     };
-    let comment = key.comment().as_bytes().to_vec();
-    let shown = String::from_utf8_lossy(&comment).into_owned();
-    let plain = AgentKey::new(key.key_data().clone(), None)
-        .map_err(|e| Failure::new(format!("{name}: {e}")))?;
+    let comment = shown.as_bytes().to_vec();
+    let keypair = plain.keypair().clone();
     send_add(client, plain, &comment, constraints)
         .map_err(|e| with_message(e, format!("the agent refused to add {name} ({shown})")))?;
     eprintln!("Identity added: {name} ({shown})");
     if let Some((cert_path, cert)) = keyfiles::read_certificate_for(file) {
         let key_id = cert.key_id().to_owned();
-        let certified = AgentKey::new(key.key_data().clone(), Some(cert))
+        let certified = AgentKey::new(keypair, Some(cert))
             .map_err(|e| Failure::new(format!("{}: {e}", cert_path.display())))?;
         send_add(client, certified, &comment, constraints).map_err(|e| {
             with_message(

@@ -13,6 +13,7 @@ mod daemon;
 mod daemon;
 mod deferred;
 mod keyfiles;
+mod keyload;
 mod keyring;
 mod keys;
 mod lifetime;

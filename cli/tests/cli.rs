@@ -147,12 +147,12 @@ fn background_agent_serves_clients_and_stops_cleanly() {
         "{}",
         text(&status.stdout)
     );
-    let pem = fixture_key(keys.path(), "rsa-2048-pem");
-    let refused = run(daemon.client().arg("add").arg(&pem));
+    let public_only = key.with_extension("pub");
+    let refused = run(daemon.client().arg("add").arg(&public_only));
     assert_eq!(refused.status.code(), Some(1));
     let err = text(&refused.stderr);
     assert!(
-        err.contains(&pem.display().to_string()) && err.contains("PEM"),
+        err.contains(&format!("{}: is a public key", public_only.display())),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");

@@ -6,7 +6,10 @@
 //! Key-derivation parameters read from a file are capped by [`KdfLimits`]: a hostile file must
 //! not exhaust memory or CPU.
 
+mod armor;
 mod error;
+mod openssh;
+mod pem;
 mod ppk;
 
 pub use error::KeyFileError;
@@ -66,6 +69,8 @@ pub struct KeyFile {
 #[derive(Clone)]
 enum Inner {
     Ppk(Box<ppk::Ppk>),
+    OpenSsh(openssh::OpenSshKey),
+    Pem(pem::PemKey),
 }
 
 impl core::fmt::Debug for KeyFile {
@@ -85,6 +90,20 @@ impl KeyFile {
             let inner = Inner::Ppk(Box::new(ppk::Ppk::parse(bytes)?));
             return Ok(Self { inner });
         }
+        let text = core::str::from_utf8(bytes).map_err(|_| KeyFileError::NotAKey)?;
+        if let Some(key) = openssh::OpenSshKey::parse(text)? {
+            return Ok(Self {
+                inner: Inner::OpenSsh(key),
+            });
+        }
+        if let Some(key) = pem::PemKey::parse(text)? {
+            return Ok(Self {
+                inner: Inner::Pem(key),
+            });
+        }
+        if openssh::is_public_key(text) {
+            return Err(KeyFileError::PublicKeyOnly);
+        }
         Err(KeyFileError::NotAKey)
     }
 
@@ -92,6 +111,8 @@ impl KeyFile {
     pub fn format(&self) -> KeyFormat {
         match &self.inner {
             Inner::Ppk(_) => KeyFormat::Ppk,
+            Inner::OpenSsh(_) => KeyFormat::OpenSsh,
+            Inner::Pem(_) => KeyFormat::Pem,
         }
     }
 
@@ -99,6 +120,8 @@ impl KeyFile {
     pub fn is_encrypted(&self) -> bool {
         match &self.inner {
             Inner::Ppk(k) => k.is_encrypted(),
+            Inner::OpenSsh(k) => k.is_encrypted(),
+            Inner::Pem(k) => k.is_encrypted(),
         }
     }
 
@@ -107,6 +130,8 @@ impl KeyFile {
     pub fn public_key(&self) -> Option<&KeyData> {
         match &self.inner {
             Inner::Ppk(k) => Some(k.public_key()),
+            Inner::OpenSsh(k) => Some(k.public_key()),
+            Inner::Pem(k) => k.public_key(),
         }
     }
 
@@ -115,6 +140,8 @@ impl KeyFile {
     pub fn comment(&self) -> &str {
         match &self.inner {
             Inner::Ppk(k) => k.comment(),
+            Inner::OpenSsh(k) => k.comment(),
+            Inner::Pem(_) => "",
         }
     }
 
@@ -127,6 +154,8 @@ impl KeyFile {
     ) -> Result<(PrivateKey, String), KeyFileError> {
         match &self.inner {
             Inner::Ppk(k) => k.decrypt(passphrase, limits),
+            Inner::OpenSsh(k) => k.decrypt(passphrase, limits),
+            Inner::Pem(k) => k.decrypt(passphrase, limits),
         }
     }
 }

@@ -1,0 +1,149 @@
+//! Reading a private-key file for `agentry add`, as ssh-add does: refuse a key file others can
+//! read (OpenSSH's `sshkey_perm_ok` warning), read any format agentry-core knows (OpenSSH, PEM,
+//! PKCS#8, …), try the empty passphrase silently, then ask up to three times. A key without a
+//! comment (PEM and PKCS#8 hold none) is named by its file, as ssh-add names it.
+
+use crate::passphrase::read_passphrase;
+use agentry_core::keyfile::{KdfLimits, KeyFile, KeyFileError};
+use agentry_core::keys::PrivateKey;
+use std::io::Read;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// How many passphrases are asked for before giving up.
+const TRIES: usize = 3;
+
+/// Reads, and if needed decrypts, the private key in `path`; returns it with its comment.
+/// Errors name the file.
+pub(crate) fn read_private_key(path: &Path) -> Result<(PrivateKey, String), String> {
+    let keyfile = open(path)?;
+    let loaded = decrypt(&keyfile, path, None)?;
+    Ok((loaded.key, loaded.comment))
+}
+
+/// A decrypted key file.
+pub(crate) struct Loaded {
+    pub(crate) key: PrivateKey,
+    /// The key's comment, or the file's name when it has none.
+    pub(crate) comment: String,
+    /// The passphrase that decrypted it (none for an unencrypted file).
+    pub(crate) passphrase: Option<Zeroizing<String>>,
+    /// True when `first` (not the user) supplied that passphrase.
+    pub(crate) from_first: bool,
+}
+
+/// Reads and parses the key file at `path`, refusing one others can read.
+pub(crate) fn open(path: &Path) -> Result<KeyFile, String> {
+    let name = path.display().to_string();
+    let mut file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.read_to_end(&mut bytes)
+        .map_err(|e| format!("{name}: {e}"))?;
+    let parsed = KeyFile::parse(&bytes);
+    // A public key given by mistake is said to be one, whatever its (usual 0644) mode.
+    if !matches!(parsed, Err(KeyFileError::PublicKeyOnly)) {
+        check_permissions(&file, &name)?;
+    }
+    parsed.map_err(|e| describe(&name, e))
+}
+
+/// Decrypts `keyfile` (read from `path`): with no passphrase if it needs none, else with
+/// `first` if given and right, else with up to three asked from the user.
+pub(crate) fn decrypt(
+    keyfile: &KeyFile,
+    path: &Path,
+    first: Option<Zeroizing<String>>,
+) -> Result<Loaded, String> {
+    let name = path.display().to_string();
+    let limits = KdfLimits::default();
+    let attempt = |passphrase: &str| keyfile.decrypt(passphrase.as_bytes(), &limits);
+    let mut found = None;
+    if !keyfile.is_encrypted() {
+        found = Some((attempt("").map_err(|e| describe(&name, e))?, None, false));
+    }
+    if let Some(first) = first.filter(|_| found.is_none()) {
+        match attempt(&first) {
+            Ok(key) => found = Some((key, Some(first), true)),
+            Err(KeyFileError::WrongPassphrase) => {}
+            Err(e) => return Err(describe(&name, e)),
+        }
+    }
+    if found.is_none() {
+        found = Some(match attempt("") {
+            Ok(key) => (key, None, false),
+            Err(KeyFileError::WrongPassphrase) => ask_and_decrypt(&attempt, &name)?,
+            Err(e) => return Err(describe(&name, e)),
+        });
+    }
+    let Some(((key, comment), passphrase, from_first)) = found else {
+        return Err(describe(&name, KeyFileError::WrongPassphrase));
+    };
+    let comment = if comment.is_empty() { name } else { comment };
+    Ok(Loaded {
+        key,
+        comment,
+        passphrase,
+        from_first,
+    })
+}
+
+type Decrypted = (PrivateKey, String);
+
+fn ask_and_decrypt(
+    attempt: &dyn Fn(&str) -> Result<Decrypted, KeyFileError>,
+    name: &str,
+) -> Result<(Decrypted, Option<Zeroizing<String>>, bool), String> {
+    let mut prompt = format!("Enter passphrase for {name}: ");
+    for _ in 0..TRIES {
+        let passphrase = read_passphrase(&prompt)?;
+        if passphrase.is_empty() {
+            break;
+        }
+        match attempt(&passphrase) {
+            Err(KeyFileError::WrongPassphrase) => {}
+            other => {
+                let decrypted = other.map_err(|e| describe(name, e))?;
+                return Ok((decrypted, Some(passphrase), false));
+            }
+        }
+        prompt = format!("Bad passphrase, try again for {name}: ");
+    }
+    Err(describe(name, KeyFileError::WrongPassphrase))
+}
+
+/// One line for the user, naming the file.
+fn describe(name: &str, error: KeyFileError) -> String {
+    match error {
+        KeyFileError::WrongPassphrase => format!("{name}: incorrect passphrase"),
+        KeyFileError::UnsupportedCipher(c) => format!("{name}: unsupported cipher {c}"),
+        KeyFileError::PublicKeyOnly => {
+            format!("{name}: is a public key; give the private key file")
+        }
+        other => format!("{name}: {other}"),
+    }
+}
+
+/// Refuses a key file of ours that group or others may read or write, with OpenSSH's words.
+#[cfg(unix)]
+fn check_permissions(file: &std::fs::File, name: &str) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata().map_err(|e| format!("{name}: {e}"))?;
+    let mode = meta.mode() & 0o777;
+    if meta.uid() != agentry_platform::unix::peer::our_uid() || mode & 0o077 == 0 {
+        return Ok(());
+    }
+    let bar = "@".repeat(59);
+    eprintln!("{bar}");
+    eprintln!("@         WARNING: UNPROTECTED PRIVATE KEY FILE!          @");
+    eprintln!("{bar}");
+    eprintln!("Permissions 0{mode:03o} for '{name}' are too open.");
+    eprintln!("It is required that your private key files are NOT accessible by others.");
+    eprintln!("This private key will be ignored.");
+    Err(format!("bad permissions: ignore key: {name}"))
+}
+
+/// Windows has no Unix modes; the ACL check Win32-OpenSSH makes instead is not done here.
+#[cfg(not(unix))]
+fn check_permissions(_file: &std::fs::File, _name: &str) -> Result<(), String> {
+    Ok(())
+}
