@@ -327,7 +327,7 @@ fn a_remembered_passphrase_is_used_then_forgotten() {
             let out = add(&agent, None);
             assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
             assert!(
-                text(&out.stderr).contains("bad passphrase"),
+                text(&out.stderr).contains("incorrect passphrase"),
                 "{}",
                 describe(&out)
             );
