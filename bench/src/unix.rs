@@ -1,17 +1,10 @@
-//! `cargo run --release -p agentry-bench`: agentry against OpenSSH's ssh-agent, both as real
-//! processes holding the same Ed25519, ECDSA P-256 and RSA-3072 fixture keys. For each key it
-//! signs on 1 and 4 concurrent connections for a few seconds per agent (RSA as rsa-sha2-512)
-//! and prints ops/s, p50 and p99 and agentry's throughput ratio; then idle RSS after adding the
-//! keys, and list latency with 1,000 more Ed25519 keys (fixed seeds) added over the socket.
-//! `BENCH_SECONDS` changes the run length (default 3); `AGENTRY_BIN` picks another binary.
+//! The Unix benchmark: agentry against OpenSSH's ssh-agent, both as real processes holding
+//! the same Ed25519, ECDSA P-256 and RSA-3072 fixture keys (see `main.rs`).
 
-mod agents;
-mod client;
-
+use crate::agents::{agentry_binary, fixture_key, openssh_version, AgentProcess};
+use crate::client::{self, call, many_ed25519_keys, Stats};
 use agentry_core::frame::encode_frame;
 use agentry_core::proto::{msg, Request, SignRequest, SIGN_FLAG_RSA_SHA2_512};
-use agents::{agentry_binary, fixture_key, openssh_version, AgentProcess};
-use client::{call, Stats};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -24,12 +17,9 @@ const KEYS: &[(&str, u32, f64)] = &[
     ("rsa-3072", SIGN_FLAG_RSA_SHA2_512, 1.8),
 ];
 
-fn main() {
-    let seconds: f64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3.0);
-    let duration = Duration::from_secs_f64(seconds);
+pub(crate) fn main() {
+    let duration = crate::run_length();
+    let seconds = duration.as_secs_f64();
     let dir = tempfile::Builder::new()
         .prefix("agentry-bench-")
         .permissions(std::fs::Permissions::from_mode(0o700))
@@ -79,9 +69,15 @@ fn main() {
         .encode()
         .to_vec();
         for connections in [1, 4] {
-            let [ours, theirs] = agents
-                .each_ref()
-                .map(|a| client::run(&a.socket, &body, msg::SIGN_RESPONSE, connections, duration));
+            let [ours, theirs] = agents.each_ref().map(|a| {
+                client::run(
+                    || connect(&a.socket),
+                    &body,
+                    msg::SIGN_RESPONSE,
+                    connections,
+                    duration,
+                )
+            });
             let label = format!("sign {name}");
             let verdict = (connections == 4).then(|| {
                 let ratio_ok = ours.ops_per_sec / theirs.ops_per_sec >= *target;
@@ -127,7 +123,7 @@ fn main() {
     }
     let [ours, theirs] = agents.each_ref().map(|a| {
         client::run(
-            &a.socket,
+            || connect(&a.socket),
             &[msg::REQUEST_IDENTITIES],
             msg::IDENTITIES_ANSWER,
             1,
@@ -160,25 +156,6 @@ fn print_row(label: &str, connections: usize, ours: Stats, theirs: Stats, note: 
     );
 }
 
-/// `count` framed `SSH_AGENTC_ADD_IDENTITY` requests for Ed25519 keys from fixed seeds.
-fn many_ed25519_keys(count: u32) -> Vec<Vec<u8>> {
-    fn string(out: &mut Vec<u8>, bytes: &[u8]) {
-        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-        out.extend_from_slice(bytes);
-    }
-    (0..count)
-        .map(|i| {
-            let mut seed = [0x42u8; 32];
-            seed[..4].copy_from_slice(&i.to_be_bytes());
-            let public = ed25519_dalek::SigningKey::from_bytes(&seed)
-                .verifying_key()
-                .to_bytes();
-            let mut body = vec![msg::ADD_IDENTITY];
-            string(&mut body, b"ssh-ed25519");
-            string(&mut body, &public);
-            string(&mut body, &[seed.as_slice(), public.as_slice()].concat());
-            string(&mut body, format!("bench-{i}").as_bytes());
-            encode_frame(&body)
-        })
-        .collect()
+fn connect(socket: &Path) -> UnixStream {
+    UnixStream::connect(socket).expect("connect")
 }

@@ -1,0 +1,39 @@
+//! `agentry-bench`, two modes chosen by the platform it is built for.
+//!
+//! On Unix (`cargo run --release -p agentry-bench`): agentry against OpenSSH's ssh-agent, both
+//! as real processes holding the same Ed25519, ECDSA P-256 and RSA-3072 fixture keys. For each
+//! key it signs on 1 and 4 concurrent connections for a few seconds per agent (RSA as
+//! rsa-sha2-512) and prints ops/s, p50 and p99 and agentry's throughput ratio; then idle RSS
+//! after adding the keys, and list latency with 1,000 more Ed25519 keys (fixed seeds) added over
+//! the socket.
+//!
+//! On Windows (`scripts/bench-wine` builds it for x86_64-pc-windows-gnu and runs it under
+//! Wine): one agentry process, driven over its named pipe and over Pageant's `WM_COPYDATA`
+//! window, signing with Ed25519 and RSA-2048 and listing, with the ratio pipe : `WM_COPYDATA`.
+//! There is no OpenSSH agent to compare with there.
+//!
+//! `BENCH_SECONDS` changes the run length (default 3); `AGENTRY_BIN` picks another binary.
+
+#[cfg(unix)]
+mod agents;
+mod client;
+#[cfg(unix)]
+mod unix;
+#[cfg(windows)]
+mod windows;
+
+fn main() {
+    #[cfg(unix)]
+    unix::main();
+    #[cfg(windows)]
+    windows::main();
+}
+
+/// The run length: `BENCH_SECONDS`, default 3 s.
+fn run_length() -> std::time::Duration {
+    let seconds: f64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    std::time::Duration::from_secs_f64(seconds)
+}
