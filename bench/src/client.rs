@@ -1,15 +1,15 @@
-//! The benchmark client: blocking request/reply over a Unix socket, timed loops of one request
-//! on N concurrent connections (each on its own thread), and the statistics printed (ops/s over
-//! the whole run, p50 and p99 of per-request latency).
+//! The benchmark client: blocking request/reply over any stream (a Unix socket, a named pipe,
+//! `WM_COPYDATA`), timed loops of one request on N concurrent connections (each on its own
+//! thread), the statistics printed (ops/s over the whole run, p50 and p99 of per-request
+//! latency), and the 1,000 extra keys added before timing a long list.
 
 use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
+use agentry_core::proto::msg;
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Sends one message body and returns the reply body.
-pub(crate) fn call(stream: &mut UnixStream, frame: &[u8]) -> Vec<u8> {
+pub(crate) fn call(stream: &mut (impl Read + Write), frame: &[u8]) -> Vec<u8> {
     stream.write_all(frame).expect("send request");
     let mut header = [0u8; HEADER_LEN];
     stream.read_exact(&mut header).expect("read reply header");
@@ -27,10 +27,10 @@ pub(crate) struct Stats {
     pub(crate) p99_us: f64,
 }
 
-/// Sends `body` over `connections` connections for `duration` (after a short warm-up), checking
-/// each reply's first byte is `expect`.
-pub(crate) fn run(
-    socket: &Path,
+/// Sends `body` over `connections` connections opened by `connect` for `duration` (after a
+/// short warm-up), checking each reply's first byte is `expect`.
+pub(crate) fn run<S: Read + Write>(
+    connect: impl Fn() -> S + Sync,
     body: &[u8],
     expect: u8,
     connections: usize,
@@ -43,9 +43,9 @@ pub(crate) fn run(
     let latencies: Vec<Vec<u64>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..connections)
             .map(|_| {
-                let frame = &frame;
+                let (frame, connect) = (&frame, &connect);
                 scope.spawn(move || {
-                    let mut stream = UnixStream::connect(socket).expect("connect");
+                    let mut stream = connect();
                     let mut latencies = Vec::with_capacity(1 << 16);
                     loop {
                         let sent = Instant::now();
@@ -72,4 +72,27 @@ pub(crate) fn run(
         p50_us: at(0.50),
         p99_us: at(0.99),
     }
+}
+
+/// `count` framed `SSH_AGENTC_ADD_IDENTITY` requests for Ed25519 keys from fixed seeds.
+pub(crate) fn many_ed25519_keys(count: u32) -> Vec<Vec<u8>> {
+    fn string(out: &mut Vec<u8>, bytes: &[u8]) {
+        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        out.extend_from_slice(bytes);
+    }
+    (0..count)
+        .map(|i| {
+            let mut seed = [0x42u8; 32];
+            seed[..4].copy_from_slice(&i.to_be_bytes());
+            let public = ed25519_dalek::SigningKey::from_bytes(&seed)
+                .verifying_key()
+                .to_bytes();
+            let mut body = vec![msg::ADD_IDENTITY];
+            string(&mut body, b"ssh-ed25519");
+            string(&mut body, &public);
+            string(&mut body, &[seed.as_slice(), public.as_slice()].concat());
+            string(&mut body, format!("bench-{i}").as_bytes());
+            encode_frame(&body)
+        })
+        .collect()
 }

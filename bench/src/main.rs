@@ -1,184 +1,39 @@
-//! `cargo run --release -p agentry-bench`: agentry against OpenSSH's ssh-agent, both as real
-//! processes holding the same Ed25519, ECDSA P-256 and RSA-3072 fixture keys. For each key it
-//! signs on 1 and 4 concurrent connections for a few seconds per agent (RSA as rsa-sha2-512)
-//! and prints ops/s, p50 and p99 and agentry's throughput ratio; then idle RSS after adding the
-//! keys, and list latency with 1,000 more Ed25519 keys (fixed seeds) added over the socket.
+//! `agentry-bench`, two modes chosen by the platform it is built for.
+//!
+//! On Unix (`cargo run --release -p agentry-bench`): agentry against OpenSSH's ssh-agent, both
+//! as real processes holding the same Ed25519, ECDSA P-256 and RSA-3072 fixture keys. For each
+//! key it signs on 1 and 4 concurrent connections for a few seconds per agent (RSA as
+//! rsa-sha2-512) and prints ops/s, p50 and p99 and agentry's throughput ratio; then idle RSS
+//! after adding the keys, and list latency with 1,000 more Ed25519 keys (fixed seeds) added over
+//! the socket.
+//!
+//! On Windows (`scripts/bench-wine` builds it for x86_64-pc-windows-gnu and runs it under
+//! Wine): one agentry process, driven over its named pipe and over Pageant's `WM_COPYDATA`
+//! window, signing with Ed25519 and RSA-2048 and listing, with the ratio pipe : `WM_COPYDATA`.
+//! There is no OpenSSH agent to compare with there.
+//!
 //! `BENCH_SECONDS` changes the run length (default 3); `AGENTRY_BIN` picks another binary.
 
+#[cfg(unix)]
 mod agents;
 mod client;
-
-use agentry_core::frame::encode_frame;
-use agentry_core::proto::{msg, Request, SignRequest, SIGN_FLAG_RSA_SHA2_512};
-use agents::{agentry_binary, fixture_key, openssh_version, AgentProcess};
-use client::{call, Stats};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
-use std::path::Path;
-use std::time::Duration;
-
-/// Keys signed with: fixture name, sign flags, and the 4-connection throughput target.
-const KEYS: &[(&str, u32, f64)] = &[
-    ("ed25519", 0, 10.0),
-    ("ecdsa-p256", 0, 3.0),
-    ("rsa-3072", SIGN_FLAG_RSA_SHA2_512, 1.8),
-];
+#[cfg(unix)]
+mod unix;
+#[cfg(windows)]
+mod windows;
 
 fn main() {
+    #[cfg(unix)]
+    unix::main();
+    #[cfg(windows)]
+    windows::main();
+}
+
+/// The run length: `BENCH_SECONDS`, default 3 s.
+fn run_length() -> std::time::Duration {
     let seconds: f64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3.0);
-    let duration = Duration::from_secs_f64(seconds);
-    let dir = tempfile::Builder::new()
-        .prefix("agentry-bench-")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .expect("temp dir");
-    let key_files: Vec<_> = KEYS
-        .iter()
-        .map(|(name, ..)| fixture_key(dir.path(), name))
-        .collect();
-    let agentry_bin = agentry_binary();
-    let agents = [
-        AgentProcess::start(
-            "agentry",
-            &agentry_bin,
-            &["start", "-D", "-a"],
-            dir.path().join("agentry.sock"),
-        ),
-        AgentProcess::start(
-            "ssh-agent",
-            Path::new("ssh-agent"),
-            &["-D", "-a"],
-            dir.path().join("ssh-agent.sock"),
-        ),
-    ];
-    for agent in &agents {
-        agent.ssh_add(&key_files);
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    let idle: Vec<u64> = agents.iter().map(AgentProcess::rss_kib).collect();
-
-    println!("ssh-agent: {}", openssh_version());
-    println!("agentry-bench: {seconds} s per run; ratio = agentry ops/s ÷ ssh-agent ops/s");
-    let sub = format!("{:>9} {:>8} {:>8}", "ops/s", "p50 µs", "p99 µs");
-    println!("{:<28}  {:>28}  {:>28}", "", "agentry", "ssh-agent");
-    println!(
-        "{:<22} {:>5}  {sub:>28}  {sub:>28}  {:>6}",
-        "operation", "conns", "ratio"
-    );
-    for (name, flags, target) in KEYS {
-        let public = ssh_key::PublicKey::read_openssh_file(dir.path().join(format!("{name}.pub")))
-            .expect("read public key");
-        let body = Request::Sign(SignRequest {
-            key_blob: ssh_encoding::Encode::encode_vec(public.key_data()).unwrap(),
-            data: vec![0x5a; 128],
-            flags: *flags,
-        })
-        .encode()
-        .to_vec();
-        for connections in [1, 4] {
-            let [ours, theirs] = agents
-                .each_ref()
-                .map(|a| client::run(&a.socket, &body, msg::SIGN_RESPONSE, connections, duration));
-            let label = format!("sign {name}");
-            let verdict = (connections == 4).then(|| {
-                let ratio_ok = ours.ops_per_sec / theirs.ops_per_sec >= *target;
-                let p99_ok = ours.p99_us < theirs.p50_us;
-                format!(
-                    "  (target ≥{target}×: {}; p99 < their p50: {})",
-                    yes(ratio_ok),
-                    yes(p99_ok)
-                )
-            });
-            print_row(
-                &label,
-                connections,
-                ours,
-                theirs,
-                verdict.as_deref().unwrap_or(""),
-            );
-        }
-    }
-
-    println!();
-    println!(
-        "idle RSS after adding 3 keys: agentry {} KiB, ssh-agent {} KiB (not above ssh-agent: {})",
-        idle[0],
-        idle[1],
-        yes(idle[0] <= idle[1])
-    );
-
-    let adds = many_ed25519_keys(1_000);
-    for agent in &agents {
-        let mut stream = UnixStream::connect(&agent.socket).expect("connect");
-        for add in &adds {
-            assert_eq!(
-                call(&mut stream, add),
-                [msg::SUCCESS],
-                "{}: add key",
-                agent.name
-            );
-        }
-        let listed = call(&mut stream, &encode_frame(&[msg::REQUEST_IDENTITIES]));
-        let count = u32::from_be_bytes(listed[1..5].try_into().unwrap());
-        assert_eq!(count, 1_003, "{} lists {count} keys", agent.name);
-    }
-    let [ours, theirs] = agents.each_ref().map(|a| {
-        client::run(
-            &a.socket,
-            &[msg::REQUEST_IDENTITIES],
-            msg::IDENTITIES_ANSWER,
-            1,
-            duration,
-        )
-    });
-    print_row("list, 1,003 keys", 1, ours, theirs, "");
-    let loaded: Vec<u64> = agents.iter().map(AgentProcess::rss_kib).collect();
-    println!(
-        "RSS with 1,003 keys: agentry {} KiB, ssh-agent {} KiB",
-        loaded[0], loaded[1]
-    );
-}
-
-fn yes(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "NOT met"
-    }
-}
-
-fn print_row(label: &str, connections: usize, ours: Stats, theirs: Stats, note: &str) {
-    let cell = |s: Stats| format!("{:>9.0} {:>8.1} {:>8.1}", s.ops_per_sec, s.p50_us, s.p99_us);
-    println!(
-        "{label:<22} {connections:>5}  {:>28}  {:>28}  {:>5.2}×{note}",
-        cell(ours),
-        cell(theirs),
-        ours.ops_per_sec / theirs.ops_per_sec
-    );
-}
-
-/// `count` framed `SSH_AGENTC_ADD_IDENTITY` requests for Ed25519 keys from fixed seeds.
-fn many_ed25519_keys(count: u32) -> Vec<Vec<u8>> {
-    fn string(out: &mut Vec<u8>, bytes: &[u8]) {
-        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-        out.extend_from_slice(bytes);
-    }
-    (0..count)
-        .map(|i| {
-            let mut seed = [0x42u8; 32];
-            seed[..4].copy_from_slice(&i.to_be_bytes());
-            let public = ed25519_dalek::SigningKey::from_bytes(&seed)
-                .verifying_key()
-                .to_bytes();
-            let mut body = vec![msg::ADD_IDENTITY];
-            string(&mut body, b"ssh-ed25519");
-            string(&mut body, &public);
-            string(&mut body, &[seed.as_slice(), public.as_slice()].concat());
-            string(&mut body, format!("bench-{i}").as_bytes());
-            encode_frame(&body)
-        })
-        .collect()
+    std::time::Duration::from_secs_f64(seconds)
 }

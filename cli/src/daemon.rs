@@ -4,12 +4,13 @@
 //! ssh-agent shell lines and returns. With a command, it serves in this process while the
 //! command runs with `SSH_AUTH_SOCK` set, then exits with the command's status.
 
+use crate::confirm::ConfirmArgs;
 use crate::lifetime::parse_lifetime;
 use crate::ready::{agent_pid_from_env, spawn_until_ready};
 use crate::shell::Syntax;
 use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
-use agentry_core::{Agent, AgentOptions, ConfirmPolicy};
+use agentry_core::{Agent, AgentOptions};
 use agentry_platform::keyring::RememberedPassphrases;
 use agentry_platform::known_hosts::KnownHostsNames;
 use agentry_platform::unix::askpass::AskpassPrompter;
@@ -40,18 +41,8 @@ pub(crate) struct StartArgs {
     /// Make legacy ssh-rsa (SHA-1) signatures when a client asks.
     #[arg(long)]
     allow_ssh_rsa_sha1: bool,
-    /// Ask for confirmation before every use of every key (as if all were added with -c).
-    #[arg(long)]
-    confirm_all: bool,
-    /// Confirm keys only when the request was forwarded (ssh -A), not for local use.
-    #[arg(long)]
-    confirm_forwarded_only: bool,
-    /// Remember a "yes" for this long, per key and client process or destination host.
-    #[arg(long, value_name = "LIFE", value_parser = parse_lifetime)]
-    confirm_remember: Option<std::time::Duration>,
-    /// Deny a confirmation nobody answered after this long (default 60s).
-    #[arg(long, value_name = "LIFE", value_parser = parse_lifetime)]
-    confirm_timeout: Option<std::time::Duration>,
+    #[command(flatten)]
+    confirm: ConfirmArgs,
     /// Ask confirmations and passphrases on this terminal (with -D) instead of through
     /// SSH_ASKPASS.
     #[arg(long, requires = "foreground")]
@@ -128,20 +119,13 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
 }
 
 fn build_agent(args: &StartArgs) -> Agent {
-    let mut policy = ConfirmPolicy::default()
-        .forwarded_only(args.confirm_forwarded_only)
-        .remember(args.confirm_remember);
-    if let Some(timeout) = args.confirm_timeout {
-        policy = policy.timeout(timeout);
-    }
-    let prompt_timeout = policy.timeout;
-    let options = AgentOptions::new()
-        .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1)
-        .default_lifetime(args.lifetime)
-        .confirm_all(args.confirm_all)
-        .confirm_policy(policy);
+    let options = args.confirm.apply(
+        AgentOptions::new()
+            .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1)
+            .default_lifetime(args.lifetime),
+    );
     let prompter: Option<Arc<dyn Prompter>> = if args.tty_prompts {
-        Some(Arc::new(TerminalPrompter::new(prompt_timeout)))
+        Some(Arc::new(TerminalPrompter::new(args.confirm.timeout())))
     } else {
         AskpassPrompter::from_env().map(|p| Arc::new(p) as Arc<dyn Prompter>)
     };
@@ -222,22 +206,7 @@ fn start_in_background(args: &StartArgs) -> Outcome {
     if args.allow_ssh_rsa_sha1 {
         command.arg("--allow-ssh-rsa-sha1");
     }
-    if args.confirm_all {
-        command.arg("--confirm-all");
-    }
-    if args.confirm_forwarded_only {
-        command.arg("--confirm-forwarded-only");
-    }
-    if let Some(window) = args.confirm_remember {
-        command
-            .arg("--confirm-remember")
-            .arg(window.as_secs().to_string());
-    }
-    if let Some(timeout) = args.confirm_timeout {
-        command
-            .arg("--confirm-timeout")
-            .arg(timeout.as_secs().to_string());
-    }
+    args.confirm.pass_on(&mut command);
     process::start_in_new_session(&mut command);
     let (socket, pid) = spawn_until_ready(&mut command)?;
     print!(

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod confirm;
 #[cfg(unix)]
 mod daemon;
 /// `start`/`stop` on Windows: the named pipe and the Pageant window.

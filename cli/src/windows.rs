@@ -5,6 +5,7 @@
 //! child reports its pipe, prints it and returns. Stop ends the process `SSH_AGENT_PID` names.
 //! `agentry openssh-config` prints the `IdentityAgent` line for the pipe.
 
+use crate::confirm::ConfirmArgs;
 use crate::lifetime::parse_lifetime;
 use crate::ready::{agent_pid_from_env, spawn_until_ready};
 use crate::{Failure, Outcome};
@@ -24,9 +25,6 @@ use std::io::Write;
 use std::os::windows::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-
-/// How long a confirmation dialog waits before it counts as "No".
-const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// `DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW`.
 const DETACHED: u32 = 0x0000_0008 | 0x0000_0200 | 0x0800_0000;
@@ -51,7 +49,9 @@ pub(crate) struct StartArgs {
     /// Make legacy ssh-rsa (SHA-1) signatures when a client asks.
     #[arg(long)]
     allow_ssh_rsa_sha1: bool,
-    /// Ask confirmations on this console instead of with a dialog (needs -D).
+    #[command(flatten)]
+    confirm: ConfirmArgs,
+    /// Ask confirmations and passphrases on this console instead of with dialogs (needs -D).
     #[arg(long, requires = "foreground")]
     tty_prompts: bool,
     /// Internal: print the pipe name on stdout once listening.
@@ -150,13 +150,16 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
         .enable_all()
         .build()
         .map_err(|e| Failure::new(format!("cannot start the runtime: {e}")))?;
-    let options = AgentOptions::new()
-        .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1)
-        .default_lifetime(args.lifetime);
+    let options = args.confirm.apply(
+        AgentOptions::new()
+            .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1)
+            .default_lifetime(args.lifetime),
+    );
+    let timeout = args.confirm.timeout();
     let prompter: Arc<dyn Prompter> = if args.tty_prompts {
-        Arc::new(ConsolePrompter::new(CONFIRM_TIMEOUT))
+        Arc::new(ConsolePrompter::new(timeout))
     } else {
-        Arc::new(DialogPrompter::new(CONFIRM_TIMEOUT))
+        Arc::new(DialogPrompter::new(timeout))
     };
     let prompter = Arc::new(RememberedPassphrases::new(prompter));
     let prompter = Arc::new(KnownHostsNames::with_default_files(prompter));
@@ -236,6 +239,7 @@ fn start_in_background(args: &StartArgs) -> Outcome {
     if args.allow_ssh_rsa_sha1 {
         command.arg("--allow-ssh-rsa-sha1");
     }
+    args.confirm.pass_on(&mut command);
     command.creation_flags(DETACHED);
     let (pipe, pid) = spawn_until_ready(&mut command)?;
     println!("SSH_AUTH_SOCK={pipe}");

@@ -1,6 +1,7 @@
 //! The `agentry` binary end to end: `start` in the background and in the foreground with a
 //! command, the ssh-agent shell lines, `stop` with cleanup, refusal of unsafe directories and
-//! live sockets, and the client commands against the started agent (exit codes 0/1/2).
+//! live sockets, the client commands against the started agent (exit codes 0/1/2), and
+//! `--confirm-all` passed on to the background agent, asking `SSH_ASKPASS` before a signature.
 #![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -51,7 +52,17 @@ struct Daemon {
 
 impl Daemon {
     fn start(socket: &Path) -> Self {
-        let out = run(agentry().args(["start", "-s", "-a"]).arg(socket));
+        Self::start_with(socket, &[], &[])
+    }
+
+    /// `agentry start -s -a SOCKET EXTRA...` with `env` set.
+    fn start_with(socket: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Self {
+        let mut command = agentry();
+        command.args(["start", "-s", "-a"]).arg(socket).args(extra);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let out = run(&mut command);
         assert!(out.status.success(), "start: {}", text(&out.stderr));
         let stdout = text(&out.stdout);
         let pid: u32 = stdout
@@ -297,5 +308,57 @@ fn no_agent_is_status_2_and_help_and_version_work() {
             help.status.success() && text(&help.stdout).contains("Usage"),
             "{sub} --help"
         );
+    }
+}
+
+#[test]
+fn confirm_all_reaches_the_background_agent_and_asks_askpass() {
+    let dir = private_tempdir();
+    let key = fixture_key(dir.path(), "ed25519");
+    let data = dir.path().join("data");
+    std::fs::write(&data, b"to be signed").unwrap();
+    for (answer, allowed) in [("no", false), ("yes", true)] {
+        // The askpass records each question and answers with its exit status.
+        let asked = dir.path().join(format!("asked-{answer}"));
+        let askpass = dir.path().join(format!("askpass-{answer}"));
+        let status = if allowed { 0 } else { 1 };
+        std::fs::write(
+            &askpass,
+            format!(
+                "#!/bin/sh\necho \"$1\" >> '{}'\nexit {status}\n",
+                asked.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let socket = dir.path().join(format!("{answer}.sock"));
+        let daemon = Daemon::start_with(
+            &socket,
+            &["--confirm-all", "--confirm-timeout", "20"],
+            &[("SSH_ASKPASS", &askpass)],
+        );
+        // Added without -c: only --confirm-all makes the agent ask.
+        let added = run(daemon.client().arg("add").arg(&key));
+        assert!(added.status.success(), "{}", text(&added.stderr));
+        let signed = Command::new("ssh-keygen")
+            .args(["-Y", "sign", "-n", "file", "-f"])
+            .arg(key.with_extension("pub"))
+            .arg(&data)
+            .env("SSH_AUTH_SOCK", &daemon.socket)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ssh-keygen");
+        assert_eq!(
+            signed.status.success(),
+            allowed,
+            "answer {answer}: {}",
+            text(&signed.stderr)
+        );
+        let question = std::fs::read_to_string(&asked).unwrap_or_default();
+        assert!(
+            question.contains("Allow use of key"),
+            "askpass not asked: {question:?}"
+        );
+        let _ = std::fs::remove_file(data.with_extension("sig"));
     }
 }

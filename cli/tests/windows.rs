@@ -1,6 +1,7 @@
 //! The `agentry` binary on Windows (run under Wine by scripts/test): `start -D` serving a pipe,
 //! the client commands through `SSH_AUTH_SOCK` naming that pipe, `openssh-config`, a squatted
-//! pipe refused, and `start` in the background followed by `stop`.
+//! pipe refused, `start` in the background followed by `stop`, and `--confirm-all` with its
+//! timeout (the agent's native confirmation box answered from the test by its caption).
 #![cfg(windows)]
 
 use std::path::Path;
@@ -222,4 +223,79 @@ fn the_agent_process_is_closed_to_other_programs() {
         "the user has full access: {sddl}"
     );
     eprintln!("agent process DACL: {sddl}");
+}
+
+/// Signs with the agent's first identity (the plain key; `add` also loads its certificate)
+/// over `pipe`; the reply's message type.
+fn sign_over(pipe: &str) -> u8 {
+    use agentry_core::proto::{Request, Response, SignRequest};
+    use agentry_platform::client::AgentClient;
+    let mut client = AgentClient::connect(Path::new(pipe)).expect("connect");
+    let key_blob = match client.request(&Request::RequestIdentities).expect("list") {
+        Response::Identities(ids) if !ids.is_empty() => ids[0].key_blob.clone(),
+        other => panic!("expected identities: {other:?}"),
+    };
+    let sign = Request::Sign(SignRequest {
+        key_blob,
+        data: b"confirm-all test".to_vec(),
+        flags: 0,
+    });
+    client.call(&sign.encode()).expect("sign")[0]
+}
+
+/// Presses a button on the agent's confirmation box `caption` once it appears.
+fn answer(caption: &str, press: fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !press(caption) {
+        assert!(Instant::now() < deadline, "no box titled {caption:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn confirm_all_asks_before_every_use_and_times_out_to_no() {
+    use agentry_platform::windows::prompt::{close_with_no, confirm_caption, press_yes};
+    const SIGN_RESPONSE: u8 = 14;
+    const FAILURE: u8 = 5;
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys/ed25519");
+    // Without --confirm-all a key added without -c signs with no question.
+    let plain = unique_pipe();
+    let plain_agent = Foreground::start(&plain);
+    let added = client(&plain, &["add", key.to_str().unwrap()]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    assert_eq!(sign_over(&plain), SIGN_RESPONSE);
+    assert!(!close_with_no(&confirm_caption(plain_agent.0.id(), 1)));
+    drop(plain_agent);
+
+    let pipe = unique_pipe();
+    let agent = Foreground::start_with(&pipe, &["--confirm-all", "--confirm-timeout", "3"]);
+    let pid = agent.0.id();
+    let added = client(&pipe, &["add", key.to_str().unwrap()]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    // The same key now asks, in a native box of the agent process: "Yes" signs, ...
+    let signer = std::thread::spawn({
+        let pipe = pipe.clone();
+        move || sign_over(&pipe)
+    });
+    answer(&confirm_caption(pid, 1), press_yes);
+    assert_eq!(signer.join().unwrap(), SIGN_RESPONSE);
+    // ... "No" refuses, ...
+    let signer = std::thread::spawn({
+        let pipe = pipe.clone();
+        move || sign_over(&pipe)
+    });
+    answer(&confirm_caption(pid, 2), close_with_no);
+    assert_eq!(signer.join().unwrap(), FAILURE);
+    // ... and nobody answering within --confirm-timeout refuses, closing the box.
+    let started = Instant::now();
+    assert_eq!(sign_over(&pipe), FAILURE);
+    let waited = started.elapsed();
+    eprintln!("unanswered confirmation refused after {waited:?}");
+    assert!(waited >= Duration::from_secs(3), "{waited:?}");
+    assert!(waited < Duration::from_secs(20), "{waited:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !press_yes(&confirm_caption(pid, 3)),
+        "the box is still open"
+    );
 }

@@ -1,0 +1,188 @@
+//! Prompts on Windows. [`DialogPrompter`] asks with native dialogs: a Yes/No message box for
+//! confirmations ([`confirm`]) and a password dialog for passphrases ([`passphrase`]), each
+//! brought to the foreground and kept on top, shown from a blocking thread so no agent thread
+//! (and never the `WM_COPYDATA` window thread) waits on it. [`ConsolePrompter`] asks on the
+//! agent's console instead (`--tty-prompts`), one question at a time. Nobody answering within
+//! the timeout means no: the dialog is then closed ("No" or "Cancel"), and a late console answer
+//! is discarded. A dialog whose answer is no longer wanted (the agent dropped the question) is
+//! closed the same way.
+//!
+//! Each dialog has a caption unique to its prompter and process
+//! ([`confirm_caption`], [`passphrase_caption`]), by which it is found again to be closed, and by
+//! which tests drive it ([`press_yes`], [`close_with_no`], [`answer_passphrase_dialog`],
+//! [`type_into_passphrase_dialog`], [`cancel_passphrase_dialog`]).
+
+mod confirm;
+mod passphrase;
+mod template;
+
+pub use confirm::{close_with_no, confirm_caption, press_yes};
+pub use passphrase::{
+    answer_passphrase_dialog, cancel_passphrase_dialog, passphrase_caption, passphrase_dialog_open,
+    type_into_passphrase_dialog,
+};
+
+use agentry_core::prompt::{ConfirmRequest, PassphraseRequest, PromptFuture, Prompter};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+/// Asks with native dialogs; no answer within `timeout` is a refusal.
+#[derive(Debug)]
+pub struct DialogPrompter {
+    timeout: Duration,
+    next: AtomicU64,
+}
+
+impl DialogPrompter {
+    /// A prompter whose questions expire after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            next: AtomicU64::new(1),
+        }
+    }
+
+    fn number(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl Prompter for DialogPrompter {
+    fn confirm(&self, request: ConfirmRequest) -> PromptFuture<bool> {
+        let caption = confirm_caption(std::process::id(), self.number());
+        let text = request.message();
+        let show = move |caption: &str| confirm::show(caption, &text);
+        let answer = ask_in_dialog(caption, self.timeout, show, close_with_no);
+        Box::pin(async move { answer.await.unwrap_or(false) })
+    }
+
+    fn passphrase(&self, request: PassphraseRequest) -> PromptFuture<Option<Zeroizing<String>>> {
+        let caption = passphrase_caption(std::process::id(), &request.comment, self.number());
+        let text = request.message();
+        let show = move |caption: &str| passphrase::show(caption, &text);
+        let answer = ask_in_dialog(caption, self.timeout, show, cancel_passphrase_dialog);
+        Box::pin(async move { answer.await.flatten() })
+    }
+}
+
+/// Runs `show(caption)` on a blocking thread and waits for it up to `timeout`. Past the
+/// timeout, or when the returned future is dropped first, `dismiss(caption)` is pressed until
+/// the dialog has returned; `None` then.
+async fn ask_in_dialog<T: Send + 'static>(
+    caption: String,
+    timeout: Duration,
+    show: impl FnOnce(&str) -> T + Send + 'static,
+    dismiss: fn(&str) -> bool,
+) -> Option<T> {
+    let guard = Dismiss {
+        caption: caption.clone(),
+        returned: Arc::new(AtomicBool::new(false)),
+        dismiss,
+    };
+    let returned = guard.returned.clone();
+    let mut task = tokio::task::spawn_blocking(move || {
+        let answer = show(&caption);
+        returned.store(true, Ordering::Release);
+        answer
+    });
+    if let Ok(answer) = tokio::time::timeout(timeout, &mut task).await {
+        return answer.ok();
+    }
+    // Retry: the dialog may not have been created yet when the timeout fired.
+    for _ in 0..100 {
+        (guard.dismiss)(&guard.caption);
+        if tokio::time::timeout(Duration::from_millis(100), &mut task)
+            .await
+            .is_ok()
+        {
+            break;
+        }
+    }
+    None
+}
+
+/// Dismisses a dialog still showing when its question is dropped (from a thread of its own,
+/// since a drop cannot wait).
+struct Dismiss {
+    caption: String,
+    returned: Arc<AtomicBool>,
+    dismiss: fn(&str) -> bool,
+}
+
+impl Drop for Dismiss {
+    fn drop(&mut self) {
+        if self.returned.load(Ordering::Acquire) {
+            return;
+        }
+        let (caption, returned, dismiss) =
+            (self.caption.clone(), self.returned.clone(), self.dismiss);
+        std::thread::spawn(move || {
+            for _ in 0..100 {
+                if returned.load(Ordering::Acquire) {
+                    return;
+                }
+                dismiss(&caption);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+    }
+}
+
+/// Asks on the agent's console (`CONOUT$`/`CONIN$`), one question at a time.
+#[derive(Debug)]
+pub struct ConsolePrompter {
+    timeout: Duration,
+    one_at_a_time: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl ConsolePrompter {
+    /// A prompter whose questions expire after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            one_at_a_time: Arc::default(),
+        }
+    }
+
+    /// Runs `ask` on a blocking thread once it is this question's turn, for up to the timeout.
+    /// The turn is held until the console read ends, even past the timeout.
+    fn ask<T: Send + 'static>(
+        &self,
+        ask: impl FnOnce() -> Option<T> + Send + 'static,
+    ) -> PromptFuture<Option<T>> {
+        let (timeout, lock) = (self.timeout, self.one_at_a_time.clone());
+        Box::pin(async move {
+            let asked = async move {
+                let turn = lock.lock_owned().await;
+                tokio::task::spawn_blocking(move || {
+                    let _turn = turn;
+                    ask()
+                })
+                .await
+                .ok()
+                .flatten()
+            };
+            tokio::time::timeout(timeout, asked).await.ok().flatten()
+        })
+    }
+}
+
+impl Prompter for ConsolePrompter {
+    fn confirm(&self, request: ConfirmRequest) -> PromptFuture<bool> {
+        let text = request.message();
+        let asked = self.ask(move || confirm::ask_console(&text).ok());
+        Box::pin(async move { asked.await.unwrap_or(false) })
+    }
+
+    fn passphrase(&self, request: PassphraseRequest) -> PromptFuture<Option<Zeroizing<String>>> {
+        let text = request.message();
+        self.ask(move || passphrase::ask_console(&text))
+    }
+}
+
+/// `s` as a NUL-terminated UTF-16 string.
+fn wide(s: &str) -> Vec<u16> {
+    s.encode_utf16().chain([0]).collect()
+}
