@@ -189,3 +189,75 @@ fn ssh_fingerprint(public: &Path) -> String {
         .expect("fingerprint")
         .to_owned()
 }
+
+/// `agentry start -D --tty-prompts` asks the passphrase on its terminal (a pseudo-terminal from
+/// util-linux's `script` here): the question appears there, the typed answer decrypts the key.
+#[test]
+fn terminal_prompt_in_the_foreground_decrypts_on_first_use() {
+    use std::io::{Read, Write};
+    let dir = private_tempdir();
+    let socket = dir.path().join("agent.sock");
+    let command = format!(
+        "exec '{}' start -D --tty-prompts -a '{}'",
+        env!("CARGO_BIN_EXE_agentry"),
+        socket.display()
+    );
+    let mut terminal = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env_remove("SSH_ASKPASS")
+        .env_remove("DISPLAY")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script (util-linux) runs the agent on a pseudo-terminal");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agent socket never appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let agent = ForegroundAgent::attach(&socket);
+    let key = fixture_key(dir.path(), "ed25519-encrypted");
+    assert!(run(agent.agentry().args(["add", "--encrypted"]).arg(&key))
+        .status
+        .success());
+
+    // Read the terminal until the question shows, then type the passphrase.
+    let mut screen = terminal.stdout.take().unwrap();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut shown = String::new();
+        let mut buf = [0u8; 512];
+        while let Ok(n) = screen.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            shown.push_str(&String::from_utf8_lossy(&buf[..n]));
+            if shown.contains("Passphrase:") {
+                let _ = seen_tx.send(shown.clone());
+            }
+        }
+    });
+    let public = dir.path().join("ed25519-encrypted.pub");
+    let signer = std::thread::spawn({
+        let dir = dir.path().to_owned();
+        let socket = socket.clone();
+        move || sign_and_verify(&ForegroundAgent::attach(&socket), &dir, &public)
+    });
+    let shown = seen_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("no passphrase question on the terminal");
+    writeln!(terminal.stdin.as_mut().unwrap(), "{PASSPHRASE}").unwrap();
+    let signed = signer.join().unwrap();
+    let _ = terminal.kill();
+    let _ = terminal.wait();
+    assert!(shown.contains("Enter passphrase to decrypt key"), "{shown}");
+    assert!(
+        !shown.contains(PASSPHRASE),
+        "the passphrase was echoed: {shown}"
+    );
+    assert!(signed, "no signature after the passphrase was typed");
+}

@@ -74,7 +74,7 @@ pub fn script(path: &Path, body: &str) -> PathBuf {
 /// `agentry start -D -a SOCKET`, with extra environment, killed on drop.
 pub struct ForegroundAgent {
     pub socket: PathBuf,
-    child: Child,
+    child: Option<Child>,
 }
 
 impl ForegroundAgent {
@@ -94,7 +94,15 @@ impl ForegroundAgent {
         }
         Self {
             socket: socket.to_owned(),
-            child,
+            child: Some(child),
+        }
+    }
+
+    /// Clients for an agent started some other way (not stopped on drop).
+    pub fn attach(socket: &Path) -> Self {
+        Self {
+            socket: socket.to_owned(),
+            child: None,
         }
     }
 
@@ -119,7 +127,9 @@ impl ForegroundAgent {
 
 impl Drop for ForegroundAgent {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
