@@ -4,6 +4,7 @@
 //! ssh-agent shell lines and returns. With a command, it serves in this process while the
 //! command runs with `SSH_AUTH_SOCK` set, then exits with the command's status.
 
+use crate::config::{Backend, Config};
 use crate::lifetime::parse_lifetime;
 use crate::ready::{agent_pid_from_env, spawn_until_ready};
 use crate::shell::Syntax;
@@ -73,9 +74,11 @@ pub(crate) struct StopArgs {
     csh: bool,
 }
 
-pub(crate) fn start(args: StartArgs) -> Outcome {
+/// `agentry start`: command-line flags win over `config`'s values.
+pub(crate) fn start(args: StartArgs, config: Config) -> Outcome {
+    config.check_foreground(args.foreground || !args.command.is_empty())?;
     if !args.foreground && args.command.is_empty() {
-        return start_in_background(&args);
+        return start_in_background(&args, &config);
     }
     let level = if args.foreground && args.command.is_empty() {
         "info"
@@ -94,17 +97,20 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
     }
     let mut socket = match activation::listener_from_systemd() {
         Ok(Some(listener)) => AgentSocket::adopt(listener),
-        Ok(None) => agentry_platform::unix::bind_agent_socket(args.address.as_deref())
-            .map_err(|e| Failure::new(e.to_string()))?,
+        Ok(None) => agentry_platform::unix::bind_agent_socket(
+            args.address.as_deref().or(config.socket.as_deref()),
+        )
+        .map_err(|e| Failure::new(e.to_string()))?,
         Err(e) => return Err(Failure::new(format!("systemd socket: {e}"))),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::new(format!("cannot start the runtime: {e}")))?;
-    let agent = build_agent(&args);
+    let agent = build_agent(&args, &config);
     let path = socket.path().to_owned();
     let outcome = runtime.block_on(async {
+        crate::config::load_keys(&agent, &config);
         let listener = socket
             .tokio_listener()
             .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
@@ -126,26 +132,29 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
     outcome
 }
 
-fn build_agent(args: &StartArgs) -> Agent {
+fn build_agent(args: &StartArgs, config: &Config) -> Agent {
     let mut policy = ConfirmPolicy::default()
-        .forwarded_only(args.confirm_forwarded_only)
-        .remember(args.confirm_remember);
-    if let Some(timeout) = args.confirm_timeout {
+        .forwarded_only(args.confirm_forwarded_only || config.confirm_forwarded_only)
+        .remember(args.confirm_remember.or(config.confirm_remember));
+    if let Some(timeout) = args.confirm_timeout.or(config.prompt_timeout) {
         policy = policy.timeout(timeout);
     }
     let prompt_timeout = policy.timeout;
     let options = AgentOptions::new()
-        .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1)
-        .default_lifetime(args.lifetime)
-        .confirm_all(args.confirm_all)
+        .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1 || config.allow_ssh_rsa_sha1)
+        .default_lifetime(args.lifetime.or(config.lifetime))
+        .confirm_all(args.confirm_all || config.confirm_all)
         .confirm_policy(policy);
-    let prompter: Option<Arc<dyn Prompter>> = if args.tty_prompts {
+    let terminal = args.tty_prompts || matches!(config.backend, Some((_, Backend::Terminal)));
+    let prompter: Option<Arc<dyn Prompter>> = if terminal {
         Some(Arc::new(TerminalPrompter::new(prompt_timeout)))
+    } else if let Some(program) = &config.askpass {
+        Some(Arc::new(AskpassPrompter::new(program.clone())))
     } else {
         AskpassPrompter::from_env().map(|p| Arc::new(p) as Arc<dyn Prompter>)
     };
-    let prompter =
-        prompter.map(|p| Arc::new(KnownHostsNames::with_default_files(p)) as Arc<dyn Prompter>);
+    let files = config.known_hosts_files();
+    let prompter = prompter.map(|p| Arc::new(KnownHostsNames::new(p, files)) as Arc<dyn Prompter>);
     Agent::with_parts(options, prompter, Arc::new(agentry_core::clock::TokioClock))
 }
 
@@ -204,12 +213,18 @@ async fn serve_while_command_runs(
     }
 }
 
-/// Re-executes `agentry start -D --notify-ready …` detached and prints its shell lines.
-fn start_in_background(args: &StartArgs) -> Outcome {
+/// Re-executes `agentry start -D --notify-ready …` detached and prints its shell lines. The
+/// agent's own log goes nowhere, so the config's key entries are checked here first and their
+/// problems shown.
+fn start_in_background(args: &StartArgs, config: &Config) -> Outcome {
     let exe = std::env::current_exe()
         .map_err(|e| Failure::new(format!("cannot find the agentry executable: {e}")))?;
     let mut command = Command::new(exe);
     command.args(["start", "--foreground", "--notify-ready"]);
+    if let Some(path) = &config.path {
+        crate::config::report_key_problems(config, path);
+        command.arg("--config").arg(path);
+    }
     if let Some(path) = &args.address {
         command.arg("-a").arg(path);
     }

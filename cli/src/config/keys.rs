@@ -1,0 +1,233 @@
+//! The config's `[[key]]` entries against the real world: reading each key file (without asking
+//! for a passphrase: encrypted files stay encrypted and are decrypted on first use), resolving
+//! destination restrictions against known_hosts, and adding the keys (and the certificates next
+//! to unencrypted ones) to the agent before it serves. A key that fails is reported with its config line; the others still load.
+
+use super::{Config, KeyEntry, KeySource, Pos, Problem};
+use crate::keyring_key::load_keyring_key;
+use agentry_core::keyfile::{KdfLimits, KeyFile};
+use agentry_core::keys::PrivateKey;
+use agentry_core::known_hosts::KnownHosts;
+use agentry_core::proto::Constraint;
+use agentry_core::Agent;
+use ssh_key::public::KeyData;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// A key file read far enough to know it is a key.
+struct ReadFile {
+    file: KeyFile,
+    /// The public key when the file does not show it (from `FILE.pub`).
+    public: Option<KeyData>,
+    /// The comment to list the key under while encrypted.
+    comment: String,
+}
+
+/// What the agent gets for one entry.
+enum Ready {
+    Clear(PrivateKey, String),
+    Encrypted(ReadFile),
+}
+
+/// Checks every key entry as `agentry start` would load it, without decrypting anything or
+/// touching the OS keyring. Returns the problems (errors) and the warnings.
+pub(crate) fn check_keys(config: &Config) -> (Vec<Problem>, Vec<Problem>) {
+    let known = known_hosts_for(config);
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    for entry in &config.keys {
+        if let Err(e) = constraints(entry, &known) {
+            errors.push(e);
+        }
+        if let KeySource::File(path) = &entry.source {
+            match read_file(path) {
+                Ok(read) => warnings.extend(warning(entry, &read)),
+                Err(e) => errors.push(Problem::at(entry.pos, e)),
+            }
+        }
+    }
+    (errors, warnings)
+}
+
+/// Adds every key entry to `agent`, logging each failure with its config line. Returns how many
+/// entries loaded.
+pub(crate) fn load_keys(agent: &Agent, config: &Config) -> usize {
+    let Some(path) = &config.path else {
+        return 0;
+    };
+    let known = known_hosts_for(config);
+    let mut loaded = 0;
+    for entry in &config.keys {
+        match load_one(agent, entry, &known) {
+            Ok(warned) => {
+                if let Some(w) = warned {
+                    tracing::warn!("{}", w.render(path));
+                }
+                tracing::info!(key = %entry.name(), "loaded from {}", path.display());
+                loaded += 1;
+            }
+            Err(e) => tracing::error!("{}", e.render(path)),
+        }
+    }
+    loaded
+}
+
+fn load_one(
+    agent: &Agent,
+    entry: &KeyEntry,
+    known: &KnownHosts,
+) -> Result<Option<Problem>, Problem> {
+    let at = |message: String| Problem::at(entry.pos, message);
+    let constraints = constraints(entry, known)?;
+    let (ready, warned) = match &entry.source {
+        KeySource::Keyring(name) => {
+            let (key, comment) =
+                load_keyring_key(name).map_err(|e| at(format!("{}: {e}", entry.name())))?;
+            (Ready::Clear(key, comment), None)
+        }
+        KeySource::File(path) => {
+            let read = read_file(path).map_err(at)?;
+            let warned = warning(entry, &read);
+            (clear_or_encrypted(read, path).map_err(at)?, warned)
+        }
+    };
+    let refused = |e| at(format!("{}: the agent refused the key: {e}", entry.name()));
+    match ready {
+        Ready::Clear(key, comment) => {
+            let certified = match &entry.source {
+                KeySource::File(path) => certified(&key, path).map_err(at)?,
+                KeySource::Keyring(_) => None,
+            };
+            let bytes = comment.into_bytes();
+            agent
+                .add_key(key, bytes.clone(), constraints.clone())
+                .map_err(refused)?;
+            if let Some(certified) = certified {
+                agent
+                    .add_key(certified, bytes, constraints)
+                    .map_err(refused)?;
+            }
+        }
+        Ready::Encrypted(read) => agent
+            .add_encrypted_key(
+                read.file,
+                read.public,
+                read.comment.into_bytes(),
+                constraints,
+            )
+            .map_err(refused)?,
+    }
+    Ok(warned)
+}
+
+/// The key with the certificate next to its file (`FILE-cert.pub`), if there is one: it is
+/// added too, as `agentry add` and `ssh-add` do.
+fn certified(key: &PrivateKey, path: &Path) -> Result<Option<PrivateKey>, String> {
+    let Some((cert_path, cert)) = crate::keyfiles::read_certificate_for(path) else {
+        return Ok(None);
+    };
+    PrivateKey::new(key.keypair().clone(), Some(cert))
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", cert_path.display()))
+}
+
+/// Unencrypted files are decrypted (read) now; encrypted ones stay as they are.
+fn clear_or_encrypted(read: ReadFile, path: &Path) -> Result<Ready, String> {
+    if read.file.is_encrypted() {
+        return Ok(Ready::Encrypted(read));
+    }
+    let (key, comment) = read
+        .file
+        .decrypt(b"", &KdfLimits::default())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let comment = if comment.is_empty() {
+        read.comment
+    } else {
+        comment
+    };
+    Ok(Ready::Clear(key, comment))
+}
+
+/// A note for an encrypted file the entry did not mark `encrypted = true`.
+fn warning(entry: &KeyEntry, read: &ReadFile) -> Option<Problem> {
+    (read.file.is_encrypted() && !entry.encrypted).then(|| {
+        Problem::at(
+            entry.pos,
+            format!(
+                "{} is encrypted: it is held encrypted until first use (say `encrypted = true` to silence this)",
+                entry.name()
+            ),
+        )
+    })
+}
+
+/// Reads and parses a key file, finding its public key without the passphrase.
+fn read_file(path: &Path) -> Result<ReadFile, String> {
+    let name = path.display();
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| format!("{name}: {e}"))?);
+    let file = KeyFile::parse(&bytes).map_err(|e| format!("{name}: {e}"))?;
+    let mut pub_path = path.as_os_str().to_owned();
+    pub_path.push(".pub");
+    let pub_file = ssh_key::PublicKey::read_openssh_file(Path::new(&pub_path)).ok();
+    if let (Some(shown), Some(public)) = (file.public_key(), &pub_file) {
+        if shown != public.key_data() {
+            return Err(format!("{name}: its .pub file is for another key"));
+        }
+    }
+    if file.public_key().is_none() && pub_file.is_none() {
+        return Err(format!(
+            "{name}: an encrypted PEM file does not show its public key; put it next to the file as {name}.pub"
+        ));
+    }
+    let comment = match &pub_file {
+        _ if !file.comment().is_empty() => file.comment().to_owned(),
+        Some(public) if !public.comment().is_empty() => public.comment().to_string(),
+        _ => name.to_string(),
+    };
+    Ok(ReadFile {
+        public: pub_file
+            .filter(|_| file.public_key().is_none())
+            .map(|p| p.key_data().clone()),
+        file,
+        comment,
+    })
+}
+
+/// The entry's constraints, with destination host keys from known_hosts.
+fn constraints(entry: &KeyEntry, known: &KnownHosts) -> Result<Vec<Constraint>, Problem> {
+    let mut constraints = Vec::new();
+    if let Some(life) = entry.lifetime {
+        let secs = u32::try_from(life.as_secs()).unwrap_or(u32::MAX);
+        constraints.push(Constraint::Lifetime(secs));
+    }
+    if entry.confirm {
+        constraints.push(Constraint::Confirm);
+    }
+    if !entry.destinations.is_empty() {
+        let resolved = entry
+            .destinations
+            .iter()
+            .map(|(pos, spec): &(Pos, _)| spec.resolve(known).map_err(|e| Problem::at(*pos, e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        constraints.push(Constraint::RestrictDestination(resolved));
+    }
+    Ok(constraints)
+}
+
+fn known_hosts_for(config: &Config) -> KnownHosts {
+    if config.keys.iter().all(|k| k.destinations.is_empty()) {
+        return KnownHosts::default();
+    }
+    agentry_platform::known_hosts::read_files(&config.known_hosts_files())
+}
+
+/// Prints what [`check_keys`] finds on stderr, for the background start (whose agent logs
+/// nowhere); the agent still starts and loads the keys that work.
+pub(crate) fn report_key_problems(config: &Config, path: &Path) {
+    let (errors, warnings) = check_keys(config);
+    for e in &errors {
+        eprintln!("agentry: {}", e.render(path));
+    }
+    for w in &warnings {
+        eprintln!("agentry: {}", w.render_warning(path));
+    }
+}
