@@ -222,7 +222,8 @@ fn start_in_background(args: &StartArgs, config: &Config) -> Outcome {
     let mut command = Command::new(exe);
     command.args(["start", "--foreground", "--notify-ready"]);
     if let Some(path) = &config.path {
-        crate::config::report_key_problems(config, path);
+        let can_prompt = config.askpass.is_some() || AskpassPrompter::from_env().is_some();
+        crate::config::report_key_problems(config, path, can_prompt);
         command.arg("--config").arg(path);
     }
     if let Some(path) = &args.address {

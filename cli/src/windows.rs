@@ -232,7 +232,7 @@ fn start_in_background(args: &StartArgs, config: &Config) -> Outcome {
     let mut command = Command::new(exe);
     command.args(["start", "--foreground", "--notify-ready"]);
     if let Some(path) = &config.path {
-        crate::config::report_key_problems(config, path);
+        crate::config::report_key_problems(config, path, true);
         command.arg("--config").arg(path);
     }
     if let Some(pipe) = &args.address {

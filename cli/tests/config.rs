@@ -18,6 +18,7 @@ fn agentry() -> Command {
         .env_remove("XDG_RUNTIME_DIR")
         .env_remove("AGENTRY_CONFIG")
         .env_remove("SSH_ASKPASS")
+        .env_remove("SSH_ASKPASS_REQUIRE")
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
         .stdin(Stdio::null());
@@ -349,12 +350,14 @@ fn start_loads_configured_keys_and_decrypts_the_encrypted_one_on_first_use() {
     fixture_key(dir.path(), "ppk/ed25519-encrypted.ppk");
     let ed25519_pub = fixture_key(dir.path(), "ed25519.pub");
     let asked = dir.path().join("asked");
+    let question = dir.path().join("question");
     let askpass = dir.path().join("askpass.sh");
     std::fs::write(
         &askpass,
         format!(
-            "#!/bin/sh\necho \"$1\" >> '{}'\necho 'correct horse'\n",
-            asked.display()
+            "#!/bin/sh\necho called >> '{}'\nprintf '%s' \"$1\" > '{}'\necho 'correct horse'\n",
+            asked.display(),
+            question.display()
         ),
     )
     .unwrap();
@@ -399,12 +402,65 @@ fn start_loads_configured_keys_and_decrypts_the_encrypted_one_on_first_use() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let sig = std::fs::read_to_string(dir.path().join("data.sig")).unwrap();
     assert!(sig.starts_with("-----BEGIN SSH SIGNATURE-----"), "{sig}");
-    let questions = std::fs::read_to_string(&asked).unwrap();
-    assert_eq!(questions.lines().count(), 1, "{questions}");
+    let calls = std::fs::read_to_string(&asked).unwrap();
+    assert_eq!(calls, "called\n", "asked once");
+    let question = std::fs::read_to_string(&question).unwrap();
+    assert!(
+        question.contains("agentry-test-ed25519-encrypted"),
+        "{question}"
+    );
     let log = agent.stop();
     assert!(
         log.contains(&format!("{}:11:1: ", config.display()))
             && log.contains("missing: No such file"),
         "{log}"
     );
+}
+
+#[test]
+fn background_start_shows_the_key_problems_its_agent_would_only_log() {
+    let dir = private_tempdir();
+    let config = write_config(
+        dir.path(),
+        "[agent]\nsocket = \"agent.sock\"\n\n[[key]]\nkeyring = \"k\"\nconfirm = true\n\n[[key]]\nfile = \"gone\"\n",
+    );
+    let out = run(agentry().args(["start", "-s", "--config"]).arg(&config));
+    let stdout = text(&out.stdout);
+    let pid = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SSH_AGENT_PID=")?.split(';').next())
+        .unwrap_or_else(|| panic!("not started: {stdout}{}", text(&out.stderr)))
+        .to_owned();
+    /// Stops the background agent however the test ends.
+    struct Stop(String);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = run(agentry().args(["stop", "-s"]).env("SSH_AGENT_PID", &self.0));
+        }
+    }
+    let _stop = Stop(pid);
+    let socket = dir.path().join("agent.sock");
+    assert!(
+        stdout.starts_with(&format!("SSH_AUTH_SOCK={};", socket.display())),
+        "socket from the config, relative to it: {stdout}"
+    );
+    let p = config.display();
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "agentry: {p}:4:1: keyring entry \"k\": `confirm = true` needs a prompt"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("agentry: {p}:8:1: "))
+            && lines[1].contains("gone: No such file"),
+        "{stderr}"
+    );
+    let listed = run(Command::new("ssh-add")
+        .arg("-l")
+        .env("SSH_AUTH_SOCK", &socket));
+    assert_eq!(listed.status.code(), Some(1), "{}", text(&listed.stdout));
 }

@@ -1,8 +1,9 @@
 //! `agentry config check` (is the file usable: its syntax, every value, and every key file it
 //! names, read without decrypting) and `agentry config path` (which file is in use).
 
+use super::keys::render_all;
 use super::{check_keys, load, locate};
-use crate::Outcome;
+use crate::{Failure, Outcome};
 use clap::Subcommand;
 use std::path::Path;
 
@@ -32,16 +33,18 @@ fn check(cli_path: Option<&Path>) -> Outcome {
         println!("config OK: no file at {} (defaults)", path.display());
         return Ok(());
     };
-    let (errors, warnings) = check_keys(&config);
-    for warning in &warnings {
-        eprintln!("{}", warning.render_warning(&path));
+    // Whether the agent will be able to prompt depends on where it runs: not checked here.
+    let (errors, warnings) = check_keys(&config, true);
+    for line in render_all(&path, &errors, &warnings) {
+        eprintln!("{line}");
     }
     if !errors.is_empty() {
-        return Err(super::ConfigError {
-            path,
-            problems: errors,
-        }
-        .report());
+        let n = errors.len();
+        return Err(Failure::new(format!(
+            "{}: {n} error{} in the configuration",
+            path.display(),
+            if n == 1 { "" } else { "s" }
+        )));
     }
     let n = config.keys.len();
     println!("config OK: {n} key{}", if n == 1 { "" } else { "s" });

@@ -30,22 +30,49 @@ enum Ready {
 }
 
 /// Checks every key entry as `agentry start` would load it, without decrypting anything or
-/// touching the OS keyring. Returns the problems (errors) and the warnings.
-pub(crate) fn check_keys(config: &Config) -> (Vec<Problem>, Vec<Problem>) {
+/// touching the OS keyring. `can_prompt` says whether the agent will have a way to ask (keys
+/// to confirm and encrypted keys need one). Returns the errors and the warnings.
+pub(crate) fn check_keys(config: &Config, can_prompt: bool) -> (Vec<Problem>, Vec<Problem>) {
     let known = known_hosts_for(config);
     let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    let no_prompt = |entry: &KeyEntry, why: &str| {
+        Problem::at(
+            entry.pos,
+            format!(
+                "{}: {why} needs a prompt, and the agent has none (set SSH_ASKPASS, or askpass in [prompts])",
+                entry.name()
+            ),
+        )
+    };
     for entry in &config.keys {
         if let Err(e) = constraints(entry, &known) {
             errors.push(e);
         }
+        if entry.confirm && !can_prompt {
+            errors.push(no_prompt(entry, "`confirm = true`"));
+        }
         if let KeySource::File(path) = &entry.source {
             match read_file(path) {
+                Ok(read) if read.file.is_encrypted() && !can_prompt => {
+                    errors.push(no_prompt(entry, "an encrypted key"));
+                }
                 Ok(read) => warnings.extend(warning(entry, &read)),
                 Err(e) => errors.push(Problem::at(entry.pos, e)),
             }
         }
     }
     (errors, warnings)
+}
+
+/// Errors and warnings together, in file order, as lines for stderr.
+pub(crate) fn render_all(path: &Path, errors: &[Problem], warnings: &[Problem]) -> Vec<String> {
+    let mut all: Vec<(Option<super::Pos>, String)> = errors
+        .iter()
+        .map(|e| (e.pos, e.render(path)))
+        .chain(warnings.iter().map(|w| (w.pos, w.render_warning(path))))
+        .collect();
+    all.sort_by_key(|(pos, _)| pos.map(|p| (p.line, p.col)));
+    all.into_iter().map(|(_, line)| line).collect()
 }
 
 /// Adds every key entry to `agent`, logging each failure with its config line. Returns how many
@@ -222,12 +249,9 @@ fn known_hosts_for(config: &Config) -> KnownHosts {
 
 /// Prints what [`check_keys`] finds on stderr, for the background start (whose agent logs
 /// nowhere); the agent still starts and loads the keys that work.
-pub(crate) fn report_key_problems(config: &Config, path: &Path) {
-    let (errors, warnings) = check_keys(config);
-    for e in &errors {
-        eprintln!("agentry: {}", e.render(path));
-    }
-    for w in &warnings {
-        eprintln!("agentry: {}", w.render_warning(path));
+pub(crate) fn report_key_problems(config: &Config, path: &Path, can_prompt: bool) {
+    let (errors, warnings) = check_keys(config, can_prompt);
+    for line in render_all(path, &errors, &warnings) {
+        eprintln!("agentry: {line}");
     }
 }

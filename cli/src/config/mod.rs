@@ -169,6 +169,8 @@ pub(crate) fn locate(cli: Option<&Path>) -> Result<(PathBuf, bool), Failure> {
 /// Finds, reads and checks the config file (not the key files it names).
 pub(crate) fn load(cli: Option<&Path>) -> Result<Config, Failure> {
     let (path, named) = locate(cli)?;
+    // Paths in the file are relative to it: make them absolute (the socket path is printed).
+    let path = std::path::absolute(&path).unwrap_or(path);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
