@@ -263,3 +263,20 @@ fn positions_count_lines_and_characters() {
     );
     assert_eq!(Pos::at(text, 99), Pos { line: 3, col: 1 });
 }
+
+#[test]
+fn the_example_in_docs_config_md_parses() {
+    let doc = include_str!("../../../docs/config.md");
+    let start = doc.find("```toml\n").expect("an example") + "```toml\n".len();
+    let example = &doc[start..start + doc[start..].find("```").unwrap()];
+    // The example is for Unix; on Windows the prompt backend is the dialog.
+    let example = example.replace(
+        "backend = \"askpass\"",
+        &format!("backend = \"{}\"", BACKEND.0),
+    );
+    let c = parse(&example);
+    assert_eq!(c.keys.len(), 3);
+    assert_eq!(c.lifetime, Some(Duration::from_secs(8 * 3600)));
+    assert_eq!(c.keys[1].destinations.len(), 2);
+    assert_eq!(c.keys[2].source, KeySource::Keyring("deploy".into()));
+}
