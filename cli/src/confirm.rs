@@ -33,6 +33,17 @@ impl ConfirmArgs {
             .unwrap_or(ConfirmPolicy::default().timeout)
     }
 
+    /// These options, with the config file's `[confirm]` and prompt timeout where the command
+    /// line left them unset (switches can only be turned on).
+    pub(crate) fn with_config(&self, config: &crate::config::Config) -> Self {
+        Self {
+            confirm_all: self.confirm_all || config.confirm_all,
+            confirm_forwarded_only: self.confirm_forwarded_only || config.confirm_forwarded_only,
+            confirm_remember: self.confirm_remember.or(config.confirm_remember),
+            confirm_timeout: self.confirm_timeout.or(config.prompt_timeout),
+        }
+    }
+
     /// `options` with these confirmation rules.
     pub(crate) fn apply(&self, options: AgentOptions) -> AgentOptions {
         let policy = ConfirmPolicy::default()

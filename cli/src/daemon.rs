@@ -4,6 +4,7 @@
 //! ssh-agent shell lines and returns. With a command, it serves in this process while the
 //! command runs with `SSH_AUTH_SOCK` set, then exits with the command's status.
 
+use crate::config::{Backend, Config};
 use crate::confirm::ConfirmArgs;
 use crate::lifetime::parse_lifetime;
 use crate::ready::{agent_pid_from_env, spawn_until_ready};
@@ -65,9 +66,11 @@ pub(crate) struct StopArgs {
     csh: bool,
 }
 
-pub(crate) fn start(args: StartArgs) -> Outcome {
+/// `agentry start`: command-line flags win over `config`'s values.
+pub(crate) fn start(args: StartArgs, config: Config) -> Outcome {
+    config.check_foreground(args.foreground || !args.command.is_empty())?;
     if !args.foreground && args.command.is_empty() {
-        return start_in_background(&args);
+        return start_in_background(&args, &config);
     }
     let level = if args.foreground && args.command.is_empty() {
         "info"
@@ -86,17 +89,20 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
     }
     let mut socket = match activation::listener_from_systemd() {
         Ok(Some(listener)) => AgentSocket::adopt(listener),
-        Ok(None) => agentry_platform::unix::bind_agent_socket(args.address.as_deref())
-            .map_err(|e| Failure::new(e.to_string()))?,
+        Ok(None) => agentry_platform::unix::bind_agent_socket(
+            args.address.as_deref().or(config.socket.as_deref()),
+        )
+        .map_err(|e| Failure::new(e.to_string()))?,
         Err(e) => return Err(Failure::new(format!("systemd socket: {e}"))),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::new(format!("cannot start the runtime: {e}")))?;
-    let agent = build_agent(&args);
+    let agent = build_agent(&args, &config);
     let path = socket.path().to_owned();
     let outcome = runtime.block_on(async {
+        crate::config::load_keys(&agent, &config);
         let listener = socket
             .tokio_listener()
             .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
@@ -118,20 +124,25 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
     outcome
 }
 
-fn build_agent(args: &StartArgs) -> Agent {
-    let options = args.confirm.apply(
+fn build_agent(args: &StartArgs, config: &Config) -> Agent {
+    let confirm = args.confirm.with_config(config);
+    let options = confirm.apply(
         AgentOptions::new()
-            .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1)
-            .default_lifetime(args.lifetime),
+            .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1 || config.allow_ssh_rsa_sha1)
+            .default_lifetime(args.lifetime.or(config.lifetime)),
     );
-    let prompter: Option<Arc<dyn Prompter>> = if args.tty_prompts {
-        Some(Arc::new(TerminalPrompter::new(args.confirm.timeout())))
+    let terminal = args.tty_prompts || matches!(config.backend, Some((_, Backend::Terminal)));
+    let prompter: Option<Arc<dyn Prompter>> = if terminal {
+        Some(Arc::new(TerminalPrompter::new(confirm.timeout())))
+    } else if let Some(program) = &config.askpass {
+        Some(Arc::new(AskpassPrompter::new(program.clone())))
     } else {
         AskpassPrompter::from_env().map(|p| Arc::new(p) as Arc<dyn Prompter>)
     };
+    let files = config.known_hosts_files();
     let prompter = prompter.map(|p| {
         let remembered = Arc::new(RememberedPassphrases::new(p));
-        Arc::new(KnownHostsNames::with_default_files(remembered)) as Arc<dyn Prompter>
+        Arc::new(KnownHostsNames::new(remembered, files)) as Arc<dyn Prompter>
     });
     Agent::with_parts(options, prompter, Arc::new(agentry_core::clock::TokioClock))
 }
@@ -191,12 +202,19 @@ async fn serve_while_command_runs(
     }
 }
 
-/// Re-executes `agentry start -D --notify-ready …` detached and prints its shell lines.
-fn start_in_background(args: &StartArgs) -> Outcome {
+/// Re-executes `agentry start -D --notify-ready …` detached and prints its shell lines. The
+/// agent's own log goes nowhere, so the config's key entries are checked here first and their
+/// problems shown.
+fn start_in_background(args: &StartArgs, config: &Config) -> Outcome {
     let exe = std::env::current_exe()
         .map_err(|e| Failure::new(format!("cannot find the agentry executable: {e}")))?;
     let mut command = Command::new(exe);
     command.args(["start", "--foreground", "--notify-ready"]);
+    if let Some(path) = &config.path {
+        let can_prompt = config.askpass.is_some() || AskpassPrompter::from_env().is_some();
+        crate::config::report_key_problems(config, path, can_prompt);
+        command.arg("--config").arg(path);
+    }
     if let Some(path) = &args.address {
         command.arg("-a").arg(path);
     }

@@ -3,10 +3,9 @@
 //! `add-key-file@agentry` for OpenSSH and PEM files), `agentry reencrypt` drops decrypted copies
 //! again, and `agentry list` marks such keys the way Pageant does.
 
-use crate::keyfiles;
 use crate::keys::{connect, resolve_blobs, Client};
 use crate::{Failure, Outcome};
-use agentry_core::keyfile::{KeyFile, KeyFormat};
+use agentry_core::keyfile::KeyFormat;
 use agentry_core::proto::{Constraint, Extension, Request, Response};
 use clap::Args;
 use ssh_encoding::Encode;
@@ -32,52 +31,33 @@ pub(crate) fn add_encrypted(
     constraints: &[Constraint],
 ) -> Result<bool, Failure> {
     let name = file.display();
-    let bytes =
-        Zeroizing::new(std::fs::read(file).map_err(|e| Failure::new(format!("{name}: {e}")))?);
-    let parsed = KeyFile::parse(&bytes).map_err(|e| Failure::new(format!("{name}: {e}")))?;
-    if !parsed.is_encrypted() {
+    let held = crate::keyload::read_held(file).map_err(Failure::new)?;
+    if !held.file.is_encrypted() {
         return Ok(false);
     }
-    let pub_file = keyfiles::read_public_key(file).ok();
-    let (public_key, comment) = match (parsed.public_key(), &pub_file) {
-        (Some(_), _) if parsed.format() == KeyFormat::Ppk => (Vec::new(), Vec::new()),
-        (shown, Some(public)) => {
-            if shown.is_some_and(|k| k != public.key_data()) {
-                return Err(Failure::new(format!("{name}: its .pub file is for another key")));
-            }
-            let comment = match public.comment() {
-                c if c.is_empty() => name.to_string(),
-                c => c.to_string(),
-            };
-            (public.key_data().encode_vec().unwrap_or_default(), comment.into_bytes())
-        }
-        (Some(_), None) => (Vec::new(), name.to_string().into_bytes()),
-        (None, None) => {
-            return Err(Failure::new(format!(
-                "{name}: an encrypted PEM file does not show its public key; put it next to the file as {name}.pub"
-            )))
-        }
-    };
-    let extension = if parsed.format() == KeyFormat::Ppk {
+    let bytes =
+        Zeroizing::new(std::fs::read(file).map_err(|e| Failure::new(format!("{name}: {e}")))?);
+    let comment = held.comment.clone().into_bytes();
+    let extension = if held.file.format() == KeyFormat::Ppk {
         Extension::AddPpk {
-            ppk: Zeroizing::new(bytes.to_vec()),
+            ppk: bytes,
             constraints: constraints.to_vec(),
         }
     } else {
         Extension::AddKeyFile {
-            file: Zeroizing::new(bytes.to_vec()),
-            public_key,
+            file: bytes,
+            public_key: held
+                .public
+                .as_ref()
+                .and_then(|k| k.encode_vec().ok())
+                .unwrap_or_default(),
             comment: comment.clone(),
             constraints: constraints.to_vec(),
         }
     };
     match client.request(&Request::Extension(extension))? {
         Response::Success => {
-            let shown = if comment.is_empty() {
-                parsed.comment().to_owned()
-            } else {
-                String::from_utf8_lossy(&comment).into_owned()
-            };
+            let shown = String::from_utf8_lossy(&comment);
             eprintln!("Identity added, encrypted until first use: {name} ({shown})");
             Ok(true)
         }

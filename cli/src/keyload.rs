@@ -147,3 +147,43 @@ fn check_permissions(file: &std::fs::File, name: &str) -> Result<(), String> {
 fn check_permissions(_file: &std::fs::File, _name: &str) -> Result<(), String> {
     Ok(())
 }
+
+/// A key file to hand the agent still encrypted, with what it is listed under meanwhile.
+pub(crate) struct HeldFile {
+    pub(crate) file: KeyFile,
+    /// The public key when the file does not show it (from `FILE.pub`).
+    pub(crate) public: Option<ssh_key::public::KeyData>,
+    /// The comment to list the key under while encrypted.
+    pub(crate) comment: String,
+}
+
+/// Reads and parses a key file, finding its public key without the passphrase.
+pub(crate) fn read_held(path: &Path) -> Result<HeldFile, String> {
+    let name = path.display();
+    let file = open(path)?;
+    let mut pub_path = path.as_os_str().to_owned();
+    pub_path.push(".pub");
+    let pub_file = ssh_key::PublicKey::read_openssh_file(Path::new(&pub_path)).ok();
+    if let (Some(shown), Some(public)) = (file.public_key(), &pub_file) {
+        if shown != public.key_data() {
+            return Err(format!("{name}: its .pub file is for another key"));
+        }
+    }
+    if file.public_key().is_none() && pub_file.is_none() {
+        return Err(format!(
+            "{name}: an encrypted PEM file does not show its public key; put it next to the file as {name}.pub"
+        ));
+    }
+    let comment = match &pub_file {
+        _ if !file.comment().is_empty() => file.comment().to_owned(),
+        Some(public) if !public.comment().is_empty() => public.comment().to_string(),
+        _ => name.to_string(),
+    };
+    Ok(HeldFile {
+        public: pub_file
+            .filter(|_| file.public_key().is_none())
+            .map(|p| p.key_data().clone()),
+        file,
+        comment,
+    })
+}

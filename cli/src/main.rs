@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod config;
 mod confirm;
 #[cfg(unix)]
 mod daemon;
@@ -13,6 +14,7 @@ mod daemon;
 #[path = "windows.rs"]
 mod daemon;
 mod deferred;
+mod destinations;
 mod keyfiles;
 mod keyload;
 mod keyring;
@@ -35,6 +37,10 @@ struct Cli {
     #[cfg(windows)]
     #[arg(long, global = true, value_enum, default_value = "auto")]
     transport: daemon::Transport,
+    /// Configuration file (default: $AGENTRY_CONFIG, else config.toml in the platform's
+    /// configuration directory; `agentry config path` prints it).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -66,6 +72,9 @@ enum Command {
     Unlock,
     /// List the protocol extensions the agent supports.
     Query,
+    /// Check the configuration file, or show where it is.
+    #[command(subcommand)]
+    Config(config::ConfigArgs),
     /// Print the IdentityAgent line that points OpenSSH at this agent's pipe.
     #[cfg(windows)]
     OpensshConfig(daemon::OpensshConfigArgs),
@@ -104,7 +113,9 @@ fn main() -> ExitCode {
     #[cfg(windows)]
     daemon::choose_transport(cli.transport);
     let outcome = match cli.command {
-        Command::Start(args) => daemon::start(args),
+        Command::Start(args) => {
+            config::load(cli.config.as_deref()).and_then(|config| daemon::start(args, config))
+        }
         Command::Stop(args) => daemon::stop(&args),
         Command::Status => keys::status(),
         Command::List(args) => keys::list(&args),
@@ -116,6 +127,7 @@ fn main() -> ExitCode {
         Command::Lock => keys::lock(true),
         Command::Unlock => keys::lock(false),
         Command::Query => keys::query(),
+        Command::Config(args) => config::config_command(&args, cli.config.as_deref()),
         #[cfg(windows)]
         Command::OpensshConfig(args) => daemon::openssh_config(&args),
     };

@@ -5,6 +5,7 @@
 //! child reports its pipe, prints it and returns. Stop ends the process `SSH_AGENT_PID` names.
 //! `agentry openssh-config` prints the `IdentityAgent` line for the pipe.
 
+use crate::config::{Backend, Config};
 use crate::confirm::ConfirmArgs;
 use crate::lifetime::parse_lifetime;
 use crate::ready::{agent_pid_from_env, spawn_until_ready};
@@ -123,9 +124,11 @@ pub(crate) fn openssh_config(args: &OpensshConfigArgs) -> Outcome {
     Ok(())
 }
 
-pub(crate) fn start(args: StartArgs) -> Outcome {
+/// `agentry start`: command-line flags win over `config`'s values.
+pub(crate) fn start(args: StartArgs, config: Config) -> Outcome {
+    config.check_foreground(args.foreground)?;
     if !args.foreground {
-        return start_in_background(&args);
+        return start_in_background(&args, &config);
     }
     let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTRY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -145,32 +148,35 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
     if let Err(e) = agentry_platform::windows::process::harden_process() {
         tracing::warn!("cannot restrict access to the agent process: {e}");
     }
-    let pipe = pipe_name(args.address.as_deref())?;
+    let pipe = pipe_name(args.address.as_deref().or(config.pipe.as_deref()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::new(format!("cannot start the runtime: {e}")))?;
-    let options = args.confirm.apply(
+    let confirm = args.confirm.with_config(&config);
+    let options = confirm.apply(
         AgentOptions::new()
-            .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1)
-            .default_lifetime(args.lifetime),
+            .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1 || config.allow_ssh_rsa_sha1)
+            .default_lifetime(args.lifetime.or(config.lifetime)),
     );
-    let timeout = args.confirm.timeout();
-    let prompter: Arc<dyn Prompter> = if args.tty_prompts {
+    let timeout = confirm.timeout();
+    let console = args.tty_prompts || matches!(config.backend, Some((_, Backend::Terminal)));
+    let prompter: Arc<dyn Prompter> = if console {
         Arc::new(ConsolePrompter::new(timeout))
     } else {
         Arc::new(DialogPrompter::new(timeout))
     };
     let prompter = Arc::new(RememberedPassphrases::new(prompter));
-    let prompter = Arc::new(KnownHostsNames::with_default_files(prompter));
+    let prompter = Arc::new(KnownHostsNames::new(prompter, config.known_hosts_files()));
     let agent = Agent::with_parts(
         options,
         Some(prompter),
         Arc::new(agentry_core::clock::TokioClock),
     );
     runtime.block_on(async {
+        crate::config::load_keys(&agent, &config);
         let listener = PipeListener::bind(&pipe).map_err(|e| Failure::new(e.to_string()))?;
-        let openssh = if args.openssh_pipe {
+        let openssh = if args.openssh_pipe || config.openssh_pipe {
             Some(PipeListener::bind(OPENSSH_PIPE).map_err(|e| match e {
                 PipeError::InUse(_) => Failure::new(format!(
                     "{e}. If it is the Windows ssh-agent service, stop it (as administrator): \
@@ -219,11 +225,15 @@ pub(crate) fn start(args: StartArgs) -> Outcome {
 }
 
 /// Re-executes `agentry start -D --notify-ready …` detached and prints where it listens.
-fn start_in_background(args: &StartArgs) -> Outcome {
+fn start_in_background(args: &StartArgs, config: &Config) -> Outcome {
     let exe = std::env::current_exe()
         .map_err(|e| Failure::new(format!("cannot find the agentry executable: {e}")))?;
     let mut command = Command::new(exe);
     command.args(["start", "--foreground", "--notify-ready"]);
+    if let Some(path) = &config.path {
+        crate::config::report_key_problems(config, path, true);
+        command.arg("--config").arg(path);
+    }
     if let Some(pipe) = &args.address {
         command.arg("-a").arg(pipe);
     }

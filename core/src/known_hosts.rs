@@ -5,6 +5,7 @@
 //! parser does not understand are skipped, as OpenSSH skips them.
 
 use crate::keys::{host_label, is_certificate_blob, HostCertificate};
+use crate::proto::HopKey;
 use ring::hmac;
 use ssh_encoding::Encode;
 use ssh_key::known_hosts::{HostPatterns, Marker};
@@ -91,6 +92,31 @@ impl KnownHosts {
             }
         }
         hashed.then(|| format!("known host {}", host_label(host_key)))
+    }
+
+    /// The host keys listed for `host`, as `ssh-add -h` looks them up for a destination
+    /// constraint: plain entries and `@cert-authority` entries (as CA keys) whose patterns match
+    /// the name; `@revoked` entries are not keys to trust. Each key once, in file order.
+    pub fn hop_keys(&self, host: &str) -> Vec<HopKey> {
+        let mut keys: Vec<HopKey> = Vec::new();
+        for entry in &self.entries {
+            let is_ca = match entry.marker {
+                None => false,
+                Some(Marker::CertAuthority) => true,
+                Some(_) => continue,
+            };
+            if !host_matches(&entry.hosts, host) {
+                continue;
+            }
+            let key = HopKey {
+                key_blob: entry.key_blob.clone(),
+                is_ca,
+            };
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        keys
     }
 
     fn with_key<'a>(

@@ -330,3 +330,42 @@ fn wildcards_match_like_openssh() {
         "bounded work"
     );
 }
+
+#[test]
+fn hop_keys_are_the_keys_known_hosts_lists_for_a_name() {
+    let key = key_file("ed25519.pub");
+    let key = key.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    let host = public_blob("ed25519");
+    let ca_key = ca(41).public_key().to_openssh().unwrap();
+    let ca_blob = ssh_encoding::Encode::encode_vec(ca(41).public_key().key_data()).unwrap();
+    let kh = KnownHosts::parse(&format!(
+        "bastion,10.0.0.1 {key}\n\
+         other {ca_key}\n\
+         @cert-authority *.corp {ca_key}\n\
+         @revoked * {ca_key}\n\
+         BASTION {key}\n"
+    ));
+    let plain = HopKey {
+        key_blob: host.clone(),
+        is_ca: false,
+    };
+    assert_eq!(
+        kh.hop_keys("bastion"),
+        vec![plain.clone()],
+        "once, any case"
+    );
+    assert_eq!(kh.hop_keys("10.0.0.1"), vec![plain]);
+    assert_eq!(
+        kh.hop_keys("build.corp"),
+        vec![HopKey {
+            key_blob: ca_blob,
+            is_ca: true,
+        }],
+        "@cert-authority is a CA key; @revoked is no key"
+    );
+    assert!(kh.hop_keys("nowhere").is_empty());
+    // Hashed names are found by the name they hash.
+    let hashed = KnownHosts::parse(HASHED);
+    assert_eq!(hashed.hop_keys("bastion.example").len(), 1);
+    assert!(hashed.hop_keys("bastion").is_empty());
+}

@@ -57,7 +57,9 @@ pub fn default_files() -> Vec<PathBuf> {
     files
 }
 
-fn read_all(files: &[PathBuf]) -> KnownHosts {
+/// The entries of the known_hosts `files` that exist and can be read (others are skipped, as
+/// OpenSSH skips them).
+pub fn read_files(files: &[PathBuf]) -> KnownHosts {
     let mut hosts = KnownHosts::default();
     for file in files {
         if let Ok(text) = std::fs::read_to_string(file) {
@@ -75,7 +77,7 @@ impl Prompter for KnownHostsNames {
         }
         let files = self.files.clone();
         Box::pin(async move {
-            let hosts = tokio::task::spawn_blocking(move || read_all(&files))
+            let hosts = tokio::task::spawn_blocking(move || read_files(&files))
                 .await
                 .unwrap_or_default();
             let now = std::time::SystemTime::now()
