@@ -5,7 +5,7 @@
 #![cfg(windows)]
 
 use agentry_core::frame::encode_frame;
-use agentry_core::prompt::{ConfirmRequest, PromptFuture, Prompter};
+use agentry_core::prompt::{ConfirmRequest, PassphraseRequest, PromptFuture, Prompter};
 use agentry_core::proto::{msg, Request, Response, SignRequest};
 use agentry_core::{Agent, AgentOptions};
 use agentry_platform::client::{AgentClient, Stream};
@@ -17,6 +17,7 @@ use agentry_tests::windows::{unique_name, WinTestAgent};
 use std::os::windows::io::AsHandle;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
 
 #[test]
 fn pageant_pipe_name_has_putty_shape_and_is_stable() {
@@ -81,6 +82,26 @@ impl Prompter for GatePrompter {
             decided.ok().flatten().unwrap_or(false)
         })
     }
+
+    /// Deferred decryption: once the test opens the gate, "yes" types the fixtures' passphrase.
+    fn passphrase(&self, request: PassphraseRequest) -> PromptFuture<Option<Zeroizing<String>>> {
+        self.asked.lock().unwrap().push(ConfirmRequest {
+            comment: request.comment,
+            fingerprint: request.fingerprint,
+            algorithm: request.algorithm,
+            client: request.client,
+            forwarding_path: Vec::new(),
+            forwarded: false,
+        });
+        let mut answer = self.answer.clone();
+        Box::pin(async move {
+            let decided = answer.wait_for(Option::is_some).await.map(|a| *a);
+            match decided.ok().flatten() {
+                Some(true) => Some(Zeroizing::new("correct horse".to_owned())),
+                _ => None,
+            }
+        })
+    }
 }
 
 fn sign_request() -> Vec<u8> {
@@ -139,6 +160,54 @@ fn a_prompt_for_a_copydata_client_does_not_stop_the_pipe() {
     answer.send(Some(false)).unwrap();
     let refused = copydata_call(&name, &encode_frame(&sign_request())).unwrap();
     assert_eq!(refused, [msg::FAILURE]);
+}
+
+/// Deferred decryption for a legacy client: an encrypted PPK added over the pipe (`add-ppk`) is
+/// first used by a `WM_COPYDATA` client; its window thread waits while the passphrase prompt runs
+/// elsewhere, the pipe is served meanwhile, and the signature arrives once the prompt is answered.
+#[test]
+fn a_passphrase_prompt_for_a_copydata_client_does_not_stop_the_pipe() {
+    let (answer, answer_rx) = tokio::sync::watch::channel(None);
+    let prompter = Arc::new(GatePrompter {
+        asked: Mutex::new(Vec::new()),
+        answer: answer_rx,
+    });
+    let agent = Agent::with_parts(
+        AgentOptions::new(),
+        Some(prompter.clone() as Arc<dyn Prompter>),
+        Arc::new(agentry_core::clock::TokioClock),
+    );
+    let name = unique_name();
+    let served = WinTestAgent::serve(agent, &format!(r"\\.\pipe\{name}"), Some(&name));
+    let mut pipe = AgentClient::new(
+        Box::new(connect_pipe(served.pipe()).unwrap()) as Box<dyn Stream>,
+        served.pipe().into(),
+    );
+    let ppk =
+        std::fs::read(fixtures::fixtures_dir().join("keys/ppk/ed25519-encrypted.ppk")).unwrap();
+    let add = Request::Extension(agentry_core::proto::Extension::AddPpk {
+        ppk: Zeroizing::new(ppk),
+        constraints: Vec::new(),
+    });
+    assert_eq!(pipe.request(&add).unwrap(), Response::Success);
+    assert!(prompter.asked.lock().unwrap().is_empty(), "adding asked");
+    let window = name.clone();
+    let signer = std::thread::spawn(move || copydata_call(&window, &encode_frame(&sign_request())));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while prompter.asked.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no passphrase prompt");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    match pipe.request(&Request::RequestIdentities).unwrap() {
+        Response::Identities(ids) => assert_eq!(ids.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    answer.send(Some(true)).unwrap();
+    let reply = signer.join().unwrap().expect("WM_COPYDATA sign");
+    assert_eq!(reply[0], msg::SIGN_RESPONSE);
+    let asked = prompter.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].client.transport, "WM_COPYDATA");
 }
 
 #[test]
