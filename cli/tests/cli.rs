@@ -56,7 +56,7 @@ impl Daemon {
     }
 
     /// `agentry start -s -a SOCKET EXTRA...` with `env` set.
-    fn start_with(socket: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Self {
+    fn start_with(socket: &Path, extra: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Self {
         let mut command = agentry();
         command.args(["start", "-s", "-a"]).arg(socket).args(extra);
         for (name, value) in env {
@@ -335,7 +335,11 @@ fn confirm_all_reaches_the_background_agent_and_asks_askpass() {
         let daemon = Daemon::start_with(
             &socket,
             &["--confirm-all", "--confirm-timeout", "20"],
-            &[("SSH_ASKPASS", &askpass)],
+            // As in OpenSSH, askpass is used without a display only when forced.
+            &[
+                ("SSH_ASKPASS", askpass.as_os_str()),
+                ("SSH_ASKPASS_REQUIRE", "force".as_ref()),
+            ],
         );
         // Added without -c: only --confirm-all makes the agent ask.
         let added = run(daemon.client().arg("add").arg(&key));
