@@ -335,9 +335,9 @@ fn start_without_usable_keys_reports_each_with_its_line_and_serves() {
         "{log}"
     );
     assert!(
-        log.contains(&format!(
-            "{p}:7:1: keyring entry \"work\": keyring support is not built"
-        )),
+        // What the keyring says depends on the session (no Secret Service here, or no such
+        // entry): the line and the entry's name are what must be there.
+        log.contains(&format!("{p}:7:1: keyring entry \"work\": ")),
         "{log}"
     );
 }
