@@ -4,45 +4,14 @@
 //! `--confirm-all` passed on to the background agent, asking `SSH_ASKPASS` before a signature.
 #![cfg(unix)]
 
+mod common;
+
+use common::*;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn agentry() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
-    command
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("SSH_AGENT_PID")
-        .env_remove("XDG_RUNTIME_DIR")
-        .stdin(Stdio::null());
-    command
-}
-
-fn run(command: &mut Command) -> Output {
-    command.output().expect("run agentry")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn private_tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .unwrap()
-}
-
-fn fixture_key(dir: &Path, name: &str) -> PathBuf {
-    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys");
-    for suffix in ["", ".pub"] {
-        let to = dir.join(format!("{name}{suffix}"));
-        std::fs::copy(keys.join(format!("{name}{suffix}")), &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    dir.join(name)
-}
 
 /// A background agent started with `agentry start -s -a PATH`, stopped on drop.
 struct Daemon {

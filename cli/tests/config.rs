@@ -5,56 +5,14 @@
 //! through the config's askpass program).
 #![cfg(unix)]
 
+mod common;
+
+use common::*;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-
-fn agentry() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
-    command
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("SSH_AGENT_PID")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("AGENTRY_CONFIG")
-        .env_remove("SSH_ASKPASS")
-        .env_remove("SSH_ASKPASS_REQUIRE")
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .stdin(Stdio::null());
-    command
-}
-
-fn run(command: &mut Command) -> Output {
-    command.output().expect("run")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn private_tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .unwrap()
-}
-
-/// Copies `tests/fixtures/keys/NAME` (and whichever of `.pub`/`-cert.pub` exist) into `dir`,
-/// private keys 0600 as ssh-add wants them.
-fn fixture_key(dir: &Path, name: &str) -> PathBuf {
-    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys");
-    let base = Path::new(name).file_name().unwrap().to_str().unwrap();
-    for suffix in ["", ".pub", "-cert.pub"] {
-        let from = keys.join(format!("{name}{suffix}"));
-        if from.exists() {
-            let to = dir.join(format!("{base}{suffix}"));
-            std::fs::copy(from, &to).unwrap();
-            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-    }
-    dir.join(base)
-}
 
 fn write_config(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("config.toml");

@@ -12,6 +12,7 @@ pub mod client;
 pub mod keyring;
 pub mod known_hosts;
 pub mod serve;
+mod turns;
 
 cfg_if::cfg_if! {
     if #[cfg(unix)] {

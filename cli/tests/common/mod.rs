@@ -15,8 +15,11 @@ pub fn agentry() -> Command {
         .env_remove("SSH_AUTH_SOCK")
         .env_remove("SSH_AGENT_PID")
         .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("AGENTRY_CONFIG")
         .env_remove("SSH_ASKPASS")
+        .env_remove("SSH_ASKPASS_REQUIRE")
         .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
         .stdin(Stdio::null());
     command
 }
@@ -50,18 +53,25 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys")
 }
 
-/// Copies fixture key `name` (and its `.pub`, if any) into `dir`, mode 0600.
+/// Copies fixture key `name` (and whichever of `.pub`/`-cert.pub` exist) into `dir`, mode
+/// 0600 as ssh-add wants private keys.
 pub fn fixture_key(dir: &Path, name: &str) -> PathBuf {
-    for suffix in ["", ".pub"] {
+    let base = Path::new(name)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for suffix in ["", ".pub", "-cert.pub"] {
         let from = fixtures().join(format!("{name}{suffix}"));
         if !from.exists() && !suffix.is_empty() {
             continue;
         }
-        let to = dir.join(Path::new(&format!("{name}{suffix}")).file_name().unwrap());
+        let to = dir.join(format!("{base}{suffix}"));
         std::fs::copy(&from, &to).unwrap();
         std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    dir.join(Path::new(name).file_name().unwrap())
+    dir.join(base)
 }
 
 /// An executable shell script at `path`.

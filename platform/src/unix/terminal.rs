@@ -5,58 +5,34 @@
 
 use agentry_core::prompt::{ConfirmRequest, PassphraseRequest, PromptFuture, Prompter};
 use std::io::{BufRead, Write};
-use std::sync::Arc;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
 /// Asks on `/dev/tty`.
 #[derive(Debug)]
 pub struct TerminalPrompter {
-    timeout: Duration,
-    one_at_a_time: Arc<tokio::sync::Mutex<()>>,
+    turns: crate::turns::Turns,
 }
 
 impl TerminalPrompter {
     /// A prompter whose questions expire after `timeout`.
     pub fn new(timeout: Duration) -> Self {
         Self {
-            timeout,
-            one_at_a_time: Arc::default(),
+            turns: crate::turns::Turns::new(timeout),
         }
-    }
-
-    fn ask<T: Send + 'static>(
-        &self,
-        question: impl FnOnce() -> Option<T> + Send + 'static,
-    ) -> PromptFuture<Option<T>> {
-        let (timeout, turn) = (self.timeout, Arc::clone(&self.one_at_a_time));
-        Box::pin(async move {
-            let asked = async move {
-                // Held until the terminal read ends, even past the timeout.
-                let turn = turn.lock_owned().await;
-                tokio::task::spawn_blocking(move || {
-                    let _turn = turn;
-                    question()
-                })
-                .await
-                .ok()
-                .flatten()
-            };
-            tokio::time::timeout(timeout, asked).await.ok().flatten()
-        })
     }
 }
 
 impl Prompter for TerminalPrompter {
     fn confirm(&self, request: ConfirmRequest) -> PromptFuture<bool> {
         let text = request.message();
-        let asked = self.ask(move || ask_yes_no(&text).ok());
+        let asked = self.turns.ask(move || ask_yes_no(&text).ok());
         Box::pin(async move { asked.await.unwrap_or(false) })
     }
 
     fn passphrase(&self, request: PassphraseRequest) -> PromptFuture<Option<Zeroizing<String>>> {
         let text = request.message();
-        self.ask(move || {
+        self.turns.ask(move || {
             rpassword::prompt_password(format!("{text}\nPassphrase: "))
                 .ok()
                 .map(Zeroizing::new)

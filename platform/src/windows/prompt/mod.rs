@@ -133,52 +133,28 @@ impl Drop for Dismiss {
 /// Asks on the agent's console (`CONOUT$`/`CONIN$`), one question at a time.
 #[derive(Debug)]
 pub struct ConsolePrompter {
-    timeout: Duration,
-    one_at_a_time: Arc<tokio::sync::Mutex<()>>,
+    turns: crate::turns::Turns,
 }
 
 impl ConsolePrompter {
     /// A prompter whose questions expire after `timeout`.
     pub fn new(timeout: Duration) -> Self {
         Self {
-            timeout,
-            one_at_a_time: Arc::default(),
+            turns: crate::turns::Turns::new(timeout),
         }
-    }
-
-    /// Runs `ask` on a blocking thread once it is this question's turn, for up to the timeout.
-    /// The turn is held until the console read ends, even past the timeout.
-    fn ask<T: Send + 'static>(
-        &self,
-        ask: impl FnOnce() -> Option<T> + Send + 'static,
-    ) -> PromptFuture<Option<T>> {
-        let (timeout, lock) = (self.timeout, self.one_at_a_time.clone());
-        Box::pin(async move {
-            let asked = async move {
-                let turn = lock.lock_owned().await;
-                tokio::task::spawn_blocking(move || {
-                    let _turn = turn;
-                    ask()
-                })
-                .await
-                .ok()
-                .flatten()
-            };
-            tokio::time::timeout(timeout, asked).await.ok().flatten()
-        })
     }
 }
 
 impl Prompter for ConsolePrompter {
     fn confirm(&self, request: ConfirmRequest) -> PromptFuture<bool> {
         let text = request.message();
-        let asked = self.ask(move || confirm::ask_console(&text).ok());
+        let asked = self.turns.ask(move || confirm::ask_console(&text).ok());
         Box::pin(async move { asked.await.unwrap_or(false) })
     }
 
     fn passphrase(&self, request: PassphraseRequest) -> PromptFuture<Option<Zeroizing<String>>> {
         let text = request.message();
-        self.ask(move || passphrase::ask_console(&text))
+        self.turns.ask(move || passphrase::ask_console(&text))
     }
 }
 
