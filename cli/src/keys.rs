@@ -42,6 +42,17 @@ pub(crate) struct AddArgs {
     /// Ask for confirmation before each use of the keys.
     #[arg(short = 'c')]
     confirm: bool,
+    /// Use the keys only for this destination, as ssh-add -h: HOST, USER@HOST or FROM>TO
+    /// (repeatable); host keys come from known_hosts.
+    #[arg(short = 'h', value_name = "DEST", value_parser = crate::destinations::DestinationSpec::parse)]
+    destinations: Vec<crate::destinations::DestinationSpec>,
+    /// known_hosts file to find the destinations' host keys in, as ssh-add -H (repeatable;
+    /// default: ~/.ssh/known_hosts(2) and the system's).
+    #[arg(short = 'H', value_name = "FILE", requires = "destinations")]
+    known_hosts: Vec<PathBuf>,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Keep encrypted keys encrypted in the agent until their first use, which asks for the
     /// passphrase (deferred decryption; Pageant's --encrypted).
     #[arg(long)]
@@ -119,6 +130,21 @@ pub(crate) fn add(args: &AddArgs) -> Outcome {
     }
     if args.confirm {
         constraints.push(Constraint::Confirm);
+    }
+    if !args.destinations.is_empty() {
+        let files = if args.known_hosts.is_empty() {
+            agentry_platform::known_hosts::default_files()
+        } else {
+            args.known_hosts.clone()
+        };
+        let known = agentry_platform::known_hosts::read_files(&files);
+        let resolved = args
+            .destinations
+            .iter()
+            .map(|d| d.resolve(&known))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Failure::new)?;
+        constraints.push(Constraint::RestrictDestination(resolved));
     }
     let mut failed = None;
     // A key that fails is reported and the rest are still added; only a missing agent stops.

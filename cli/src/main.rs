@@ -56,6 +56,7 @@ enum Command {
     /// List the agent's identities (fingerprints by default).
     List(keys::ListArgs),
     /// Add private key files (OpenSSH, PuTTY PPK, PEM) or keys from the OS keyring to the agent.
+    #[command(disable_help_flag = true)]
     Add(keys::AddArgs),
     /// Drop the decrypted copy of keys held encrypted (they ask for the passphrase again).
     Reencrypt(deferred::ReencryptArgs),
