@@ -335,3 +335,37 @@ fn confirm_all_reaches_the_background_agent_and_asks_askpass() {
         let _ = std::fs::remove_file(data.with_extension("sig"));
     }
 }
+
+/// `agentry lock` reads the passphrase from standard input here; `agentry unlock` through
+/// SSH_ASKPASS (forced, as no display is set), as ssh-add -X does; a cancelled askpass fails.
+#[test]
+fn unlock_asks_askpass_like_ssh_add() {
+    let dir = private_tempdir();
+    let agent = ForegroundAgent::start(&dir.path().join("lock.sock"), |_| {});
+    let mut lock = agent
+        .agentry()
+        .arg("lock")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        writeln!(lock.stdin.take().unwrap(), "lock pass").unwrap();
+    }
+    assert!(lock.wait_with_output().unwrap().status.success());
+    let unlock_with = |body: &str, name: &str| {
+        let askpass = script(&dir.path().join(name), body);
+        run(agent
+            .agentry()
+            .arg("unlock")
+            .env("SSH_ASKPASS", askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force"))
+    };
+    let cancelled = unlock_with("exit 1", "cancel");
+    assert_eq!(cancelled.status.code(), Some(1), "{}", describe(&cancelled));
+    let wrong = unlock_with("echo 'wrong pass'", "wrong");
+    assert_eq!(wrong.status.code(), Some(1), "{}", describe(&wrong));
+    let right = unlock_with("echo 'lock pass'", "right");
+    assert!(right.status.success(), "{}", describe(&right));
+}

@@ -7,7 +7,7 @@
 //! up nothing else.
 
 use agentry_core::prompt::{ConfirmRequest, PassphraseRequest, PromptFuture, Prompter};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use zeroize::Zeroizing;
 
@@ -25,69 +25,90 @@ impl AskpassPrompter {
         Self { program }
     }
 
-    /// The askpass OpenSSH would use in this environment, if any.
+    /// The askpass OpenSSH would use in this environment (the agent has no terminal), if any.
     pub fn from_env() -> Option<Self> {
-        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        let require = var("SSH_ASKPASS_REQUIRE");
-        let require = require.as_ref().and_then(|v| v.to_str());
-        let has_display = var("DISPLAY").is_some() || var("WAYLAND_DISPLAY").is_some();
-        match require {
-            Some("never") => return None,
-            Some("force") => {}
-            _ if !has_display => return None,
-            _ => {}
-        }
-        let program = var("SSH_ASKPASS").map(PathBuf::from).or_else(|| {
-            let default = PathBuf::from(DEFAULT_ASKPASS);
-            default.exists().then_some(default)
-        })?;
-        Some(Self { program })
+        program_from_env(false).map(Self::new)
     }
 
-    /// Runs the program with `question`; its exit status and standard output.
-    fn ask(&self, question: String, confirm: bool) -> PromptFuture<Option<(bool, Vec<u8>)>> {
+    /// Runs the program with a yes/no `question`; true when it exits 0.
+    fn ask_confirm(&self, question: String) -> PromptFuture<bool> {
         let program = self.program.clone();
         Box::pin(async move {
             let asked = tokio::task::spawn_blocking(move || {
-                let mut command = Command::new(&program);
-                command.arg(question).stdin(Stdio::null()).stderr(Stdio::null());
-                if confirm {
-                    command.env("SSH_ASKPASS_PROMPT", "confirm").stdout(Stdio::null());
-                } else {
-                    command.env_remove("SSH_ASKPASS_PROMPT").stdout(Stdio::piped());
-                }
-                match command.output() {
-                    Ok(out) => Some((out.status.success(), out.stdout)),
-                    Err(e) => {
+                Command::new(&program)
+                    .arg(question)
+                    .env("SSH_ASKPASS_PROMPT", "confirm")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .map(|status| status.success())
+                    .unwrap_or_else(|e| {
                         tracing::warn!(target: "agentry::prompt", program = %program.display(), error = %e, "cannot run askpass");
-                        None
-                    }
-                }
+                        false
+                    })
             })
             .await;
-            asked.ok().flatten()
+            asked.unwrap_or(false)
         })
     }
 }
 
+/// The askpass program OpenSSH's rules pick (`readpass.c`): none with
+/// `SSH_ASKPASS_REQUIRE=never`; always with `force`; otherwise only without a terminal
+/// (`has_terminal`) and with a display.
+pub fn program_from_env(has_terminal: bool) -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let require = var("SSH_ASKPASS_REQUIRE");
+    let has_display = var("DISPLAY").is_some() || var("WAYLAND_DISPLAY").is_some();
+    match require.as_ref().and_then(|v| v.to_str()) {
+        Some("never") => return None,
+        Some("force") => {}
+        _ if has_terminal || !has_display => return None,
+        _ => {}
+    }
+    var("SSH_ASKPASS").map(PathBuf::from).or_else(|| {
+        let default = PathBuf::from(DEFAULT_ASKPASS);
+        default.exists().then_some(default)
+    })
+}
+
+/// Asks `program` for a passphrase with `question`, in this thread: `None` when it cancels
+/// (a non-zero exit) or prints something that is not text.
+pub fn ask_passphrase(
+    program: &Path,
+    question: &str,
+) -> std::io::Result<Option<Zeroizing<String>>> {
+    let out = Command::new(program)
+        .arg(question)
+        .env_remove("SSH_ASKPASS_PROMPT")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()?;
+    let stdout = Zeroizing::new(out.stdout);
+    if !out.status.success() {
+        return Ok(None);
+    }
+    Ok(core::str::from_utf8(&stdout)
+        .ok()
+        .map(|text| Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_owned())))
+}
+
 impl Prompter for AskpassPrompter {
     fn confirm(&self, request: ConfirmRequest) -> PromptFuture<bool> {
-        let asked = self.ask(request.message(), true);
-        Box::pin(async move { matches!(asked.await, Some((true, _))) })
+        self.ask_confirm(request.message())
     }
 
     fn passphrase(&self, request: PassphraseRequest) -> PromptFuture<Option<Zeroizing<String>>> {
-        let asked = self.ask(request.message(), false);
+        let (program, question) = (self.program.clone(), request.message());
         Box::pin(async move {
-            let (ok, stdout) = asked.await?;
-            let stdout = Zeroizing::new(stdout);
-            if !ok {
-                return None;
-            }
-            let text = core::str::from_utf8(&stdout).ok()?;
-            Some(Zeroizing::new(
-                text.trim_end_matches(['\n', '\r']).to_owned(),
-            ))
+            let asked = tokio::task::spawn_blocking(move || {
+                ask_passphrase(&program, &question).unwrap_or_else(|e| {
+                    tracing::warn!(target: "agentry::prompt", program = %program.display(), error = %e, "cannot run askpass");
+                    None
+                })
+            });
+            asked.await.ok().flatten()
         })
     }
 }
