@@ -211,14 +211,7 @@ fn terminal_prompt_in_the_foreground_decrypts_on_first_use() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("script (util-linux) runs the agent on a pseudo-terminal");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !socket.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "agent socket never appeared"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for_agent(&socket);
     let agent = ForegroundAgent::attach(&socket);
     let key = fixture_key(dir.path(), "ed25519-encrypted");
     assert!(run(agent.agentry().args(["add", "--encrypted"]).arg(&key))

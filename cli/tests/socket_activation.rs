@@ -8,7 +8,6 @@ mod common;
 
 use common::*;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 #[test]
 fn agent_serves_the_socket_systemd_passes_it() {
@@ -26,14 +25,7 @@ fn agent_serves_the_socket_systemd_passes_it() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("systemd-socket-activate (Debian package systemd) must be installed");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !socket.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "systemd-socket-activate never bound the socket"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_agent(&socket);
     let key = fixture_key(dir.path(), "ed25519");
     // Bounded: an agent that ignored the passed socket would leave clients waiting forever.
     let client = |program: &str| {

@@ -81,6 +81,20 @@ pub fn script(path: &Path, body: &str) -> PathBuf {
     path.to_owned()
 }
 
+/// Waits until an agent accepts connections at `socket` (the file appears at `bind`, a moment
+/// before the agent listens).
+pub fn wait_for_agent(socket: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::os::unix::net::UnixStream::connect(socket).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "no agent listening at {}",
+            socket.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// `agentry start -D -a SOCKET`, with extra environment, killed on drop.
 pub struct ForegroundAgent {
     pub socket: PathBuf,
@@ -97,11 +111,7 @@ impl ForegroundAgent {
             .stderr(Stdio::null());
         configure(&mut command);
         let child = command.spawn().expect("start agentry");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "agent socket never appeared");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_agent(socket);
         Self {
             socket: socket.to_owned(),
             child: Some(child),
