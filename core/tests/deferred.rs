@@ -313,3 +313,49 @@ async fn encrypted_file_without_a_prompter_is_refused_at_add() {
     );
     assert!(identities(&agent).await.is_empty());
 }
+
+/// Bad input on the key-file paths: garbage, a file of the wrong kind for `add-ppk`, a public key
+/// that is not the file's, and a truncated extension body are refused; nothing is added.
+#[tokio::test]
+async fn bad_key_file_requests_are_refused_and_add_nothing() {
+    let agent = agent_with(Passphrases::new(&[]));
+    let refused = |body: Vec<u8>| {
+        let agent = agent.clone();
+        async move { call(&agent, &mut session(), &body).await }
+    };
+    let key_file = |file: Vec<u8>, public_key: Vec<u8>| {
+        Request::Extension(Extension::AddKeyFile {
+            file: Zeroizing::new(file),
+            public_key,
+            comment: Vec::new(),
+            constraints: Vec::new(),
+        })
+        .encode()
+        .to_vec()
+    };
+    assert_eq!(
+        refused(key_file(b"not a key at all".to_vec(), Vec::new())).await,
+        Response::ExtensionFailure
+    );
+    let openssh = std::fs::read(fixtures().join("keys/ed25519-encrypted")).unwrap();
+    let ppk_request = Request::Extension(Extension::AddPpk {
+        ppk: Zeroizing::new(openssh.clone()),
+        constraints: Vec::new(),
+    })
+    .encode()
+    .to_vec();
+    assert_eq!(refused(ppk_request).await, Response::ExtensionFailure);
+    assert_eq!(
+        refused(key_file(openssh.clone(), public_blob("ecdsa-p256"))).await,
+        Response::ExtensionFailure,
+        "a public key that is not the file's"
+    );
+    assert_eq!(
+        refused(key_file(openssh.clone(), b"garbage".to_vec())).await,
+        Response::ExtensionFailure
+    );
+    let mut truncated = key_file(openssh, Vec::new());
+    truncated.truncate(truncated.len() - 3);
+    assert_eq!(refused(truncated).await, Response::Failure);
+    assert!(identities(&agent).await.is_empty());
+}
