@@ -4,14 +4,13 @@
 //! ssh-agent shell lines and returns. With a command, it serves in this process while the
 //! command runs with `SSH_AUTH_SOCK` set, then exits with the command's status.
 
+use crate::agent_args::AgentArgs;
 use crate::config::{Backend, Config};
-use crate::confirm::ConfirmArgs;
-use crate::lifetime::parse_lifetime;
 use crate::ready::{agent_pid_from_env, spawn_until_ready};
 use crate::shell::Syntax;
 use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
-use agentry_core::{Agent, AgentOptions};
+use agentry_core::Agent;
 use agentry_platform::keyring::RememberedPassphrases;
 use agentry_platform::known_hosts::KnownHostsNames;
 use agentry_platform::unix::askpass::AskpassPrompter;
@@ -36,14 +35,8 @@ pub(crate) struct StartArgs {
     /// Print C shell commands.
     #[arg(short = 'c')]
     csh: bool,
-    /// Default lifetime of added keys (seconds, or e.g. 1h30m).
-    #[arg(short = 't', value_name = "LIFE", value_parser = parse_lifetime)]
-    lifetime: Option<std::time::Duration>,
-    /// Make legacy ssh-rsa (SHA-1) signatures when a client asks.
-    #[arg(long)]
-    allow_ssh_rsa_sha1: bool,
     #[command(flatten)]
-    confirm: ConfirmArgs,
+    agent: AgentArgs,
     /// Ask confirmations and passphrases on this terminal (with -D) instead of through
     /// SSH_ASKPASS.
     #[arg(long, requires = "foreground")]
@@ -125,15 +118,10 @@ pub(crate) fn start(args: StartArgs, config: Config) -> Outcome {
 }
 
 fn build_agent(args: &StartArgs, config: &Config) -> Agent {
-    let confirm = args.confirm.with_config(config);
-    let options = confirm.apply(
-        AgentOptions::new()
-            .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1 || config.allow_ssh_rsa_sha1)
-            .default_lifetime(args.lifetime.or(config.lifetime)),
-    );
+    let (options, timeout) = args.agent.options(config);
     let terminal = args.tty_prompts || matches!(config.backend, Some((_, Backend::Terminal)));
     let prompter: Option<Arc<dyn Prompter>> = if terminal {
-        Some(Arc::new(TerminalPrompter::new(confirm.timeout())))
+        Some(Arc::new(TerminalPrompter::new(timeout)))
     } else if let Some(program) = &config.askpass {
         Some(Arc::new(AskpassPrompter::new(program.clone())))
     } else {
@@ -218,13 +206,7 @@ fn start_in_background(args: &StartArgs, config: &Config) -> Outcome {
     if let Some(path) = &args.address {
         command.arg("-a").arg(path);
     }
-    if let Some(life) = args.lifetime {
-        command.arg("-t").arg(life.as_secs().to_string());
-    }
-    if args.allow_ssh_rsa_sha1 {
-        command.arg("--allow-ssh-rsa-sha1");
-    }
-    args.confirm.pass_on(&mut command);
+    args.agent.pass_on(&mut command);
     process::start_in_new_session(&mut command);
     let (socket, pid) = spawn_until_ready(&mut command)?;
     print!(

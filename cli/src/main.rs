@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod agent_args;
 mod config;
 mod confirm;
 #[cfg(unix)]

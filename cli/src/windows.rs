@@ -5,13 +5,12 @@
 //! child reports its pipe, prints it and returns. Stop ends the process `SSH_AGENT_PID` names.
 //! `agentry openssh-config` prints the `IdentityAgent` line for the pipe.
 
+use crate::agent_args::AgentArgs;
 use crate::config::{Backend, Config};
-use crate::confirm::ConfirmArgs;
-use crate::lifetime::parse_lifetime;
 use crate::ready::{agent_pid_from_env, spawn_until_ready};
 use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
-use agentry_core::{Agent, AgentOptions};
+use agentry_core::Agent;
 use agentry_platform::client::{AgentClient, ClientError, Stream};
 use agentry_platform::keyring::RememberedPassphrases;
 use agentry_platform::known_hosts::KnownHostsNames;
@@ -44,14 +43,8 @@ pub(crate) struct StartArgs {
     /// Also serve Windows OpenSSH's pipe, \\.\pipe\openssh-ssh-agent (ssh.exe, Git).
     #[arg(long)]
     openssh_pipe: bool,
-    /// Default lifetime of added keys (seconds, or e.g. 1h30m).
-    #[arg(short = 't', value_name = "LIFE", value_parser = parse_lifetime)]
-    lifetime: Option<std::time::Duration>,
-    /// Make legacy ssh-rsa (SHA-1) signatures when a client asks.
-    #[arg(long)]
-    allow_ssh_rsa_sha1: bool,
     #[command(flatten)]
-    confirm: ConfirmArgs,
+    agent: AgentArgs,
     /// Ask confirmations and passphrases on this console instead of with dialogs (needs -D).
     #[arg(long, requires = "foreground")]
     tty_prompts: bool,
@@ -153,13 +146,7 @@ pub(crate) fn start(args: StartArgs, config: Config) -> Outcome {
         .enable_all()
         .build()
         .map_err(|e| Failure::new(format!("cannot start the runtime: {e}")))?;
-    let confirm = args.confirm.with_config(&config);
-    let options = confirm.apply(
-        AgentOptions::new()
-            .allow_ssh_rsa_sha1(args.allow_ssh_rsa_sha1 || config.allow_ssh_rsa_sha1)
-            .default_lifetime(args.lifetime.or(config.lifetime)),
-    );
-    let timeout = confirm.timeout();
+    let (options, timeout) = args.agent.options(&config);
     let console = args.tty_prompts || matches!(config.backend, Some((_, Backend::Terminal)));
     let prompter: Arc<dyn Prompter> = if console {
         Arc::new(ConsolePrompter::new(timeout))
@@ -243,13 +230,7 @@ fn start_in_background(args: &StartArgs, config: &Config) -> Outcome {
     if args.openssh_pipe {
         command.arg("--openssh-pipe");
     }
-    if let Some(life) = args.lifetime {
-        command.arg("-t").arg(life.as_secs().to_string());
-    }
-    if args.allow_ssh_rsa_sha1 {
-        command.arg("--allow-ssh-rsa-sha1");
-    }
-    args.confirm.pass_on(&mut command);
+    args.agent.pass_on(&mut command);
     command.creation_flags(DETACHED);
     let (pipe, pid) = spawn_until_ready(&mut command)?;
     println!("SSH_AUTH_SOCK={pipe}");
