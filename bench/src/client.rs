@@ -67,6 +67,14 @@ pub(crate) fn run<S: Read + Write>(
     let mut all: Vec<u64> = latencies.into_iter().flatten().collect();
     all.sort_unstable();
     let at = |q: f64| all[((all.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    if std::env::var_os("BENCH_DIST").is_some() {
+        let qs = [0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999];
+        let line: Vec<String> = qs
+            .iter()
+            .map(|q| format!("p{}={:.0}", q * 100.0, at(*q)))
+            .collect();
+        eprintln!("  dist n={} {}", all.len(), line.join(" "));
+    }
     Stats {
         ops_per_sec: all.len() as f64 / duration.as_secs_f64(),
         p50_us: at(0.50),

@@ -12,7 +12,9 @@
 //! window, signing with Ed25519 and RSA-2048 and listing, with the ratio pipe : `WM_COPYDATA`.
 //! There is no OpenSSH agent to compare with there.
 //!
-//! `BENCH_SECONDS` changes the run length (default 3); `AGENTRY_BIN` picks another binary.
+//! `BENCH_SECONDS` changes the run length (default 3); `AGENTRY_BIN` picks another binary;
+//! `BENCH_ONLY=rsa-3072` (a key name) signs with that key only; `BENCH_DIST=1` also prints
+//! more latency percentiles of each run to stderr.
 
 #[cfg(unix)]
 mod agents;

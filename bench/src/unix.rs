@@ -58,7 +58,11 @@ pub(crate) fn main() {
         "{:<22} {:>5}  {sub:>28}  {sub:>28}  {:>6}",
         "operation", "conns", "ratio"
     );
+    let only = std::env::var("BENCH_ONLY").ok();
     for (name, flags, target) in KEYS {
+        if only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
         let public = ssh_key::PublicKey::read_openssh_file(dir.path().join(format!("{name}.pub")))
             .expect("read public key");
         let body = Request::Sign(SignRequest {
@@ -98,12 +102,17 @@ pub(crate) fn main() {
         }
     }
 
+    let signed: Vec<u64> = agents.iter().map(AgentProcess::rss_kib).collect();
     println!();
     println!(
         "idle RSS after adding 3 keys: agentry {} KiB, ssh-agent {} KiB (not above ssh-agent: {})",
         idle[0],
         idle[1],
         yes(idle[0] <= idle[1])
+    );
+    println!(
+        "RSS after the signing runs: agentry {} KiB, ssh-agent {} KiB",
+        signed[0], signed[1]
     );
 
     let adds = many_ed25519_keys(1_000);
