@@ -10,6 +10,7 @@ mod destination;
 mod extension;
 mod keystore;
 mod lock;
+mod signing_pool;
 
 use crate::clock::{Clock, TokioClock};
 use crate::keyfile::KeyFile;
@@ -505,27 +506,18 @@ impl Agent {
     }
 }
 
-/// Makes a slow signature (RSA, P-384, P-521) without stalling other tasks. On a multi-threaded
-/// runtime the signing worker hands its other tasks to the rest of the pool and signs in place
-/// (no thread hand-off per signature); elsewhere the signature goes to the blocking pool.
+/// Makes a slow signature (RSA, P-384, P-521) on a signing thread (see [`signing_pool`]), so
+/// the runtime goes on serving other clients meanwhile.
 async fn sign_off_reactor(
     key: Arc<SigningKey>,
     data: &[u8],
     flags: u32,
     allow_sha1: bool,
 ) -> Result<Vec<u8>, SignError> {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    let multi_thread = Handle::try_current()
-        .map(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
-        .unwrap_or(false);
-    if multi_thread {
-        tokio::task::block_in_place(|| key.sign(data, flags, allow_sha1))
-    } else {
-        let data = data.to_vec();
-        tokio::task::spawn_blocking(move || key.sign(&data, flags, allow_sha1))
-            .await
-            .unwrap_or(Err(SignError::Failed))
-    }
+    let data = data.to_vec();
+    signing_pool::run(move || key.sign(&data, flags, allow_sha1))
+        .await
+        .unwrap_or(Err(SignError::Failed))
 }
 
 /// OpenSSH's checks for a destination-restricted key in `process_sign_request2`: only on a
