@@ -126,6 +126,11 @@ impl ForegroundAgent {
         }
     }
 
+    /// The agent's process id, if this helper started it.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// `program` with `SSH_AUTH_SOCK` pointing at this agent.
     pub fn client(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new(program);
