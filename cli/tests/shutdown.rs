@@ -1,6 +1,8 @@
-//! SIGTERM under load: the real binary, started with `start -D -a DIR/agent.sock`, is kept busy
-//! by several client loops listing and signing, then sent SIGTERM. It must exit 0 and leave no
-//! socket file behind. Client errors once the agent is going away are expected and ignored.
+//! Shutdown by signal. SIGTERM under load: the real binary, started with `start -D -a
+//! DIR/agent.sock`, is kept busy by several client loops listing and signing, then sent SIGTERM.
+//! It must exit 0 and leave no socket file behind. Client errors once the agent is going away
+//! are expected and ignored. SIGINT and SIGHUP: the same clean exit, and the directory the agent
+//! created at the default place is removed with the socket.
 #![cfg(unix)]
 
 use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
@@ -122,4 +124,54 @@ fn sigterm_during_load_exits_cleanly_and_removes_the_socket() {
     drop(first);
     assert!(status.success(), "agentry exited with {status}");
     assert!(!socket.exists(), "{} was left behind", socket.display());
+}
+
+#[test]
+fn sigint_and_sighup_also_stop_the_agent_and_remove_its_directory() {
+    for signal in ["INT", "HUP"] {
+        let runtime = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .unwrap();
+        // The default place: the agent creates `agentry/` itself, so it must remove it too.
+        let socket = runtime.path().join("agentry/agent.sock");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_agentry"))
+            .args(["start", "-D"])
+            .env_remove("SSH_AUTH_SOCK")
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .env("AGENTRY_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start agentry");
+        let mut stream = wait_for_socket(&socket);
+        assert!(call(&mut stream, &[msg::REQUEST_IDENTITIES]).is_some());
+        drop(stream);
+
+        let sent = Command::new("kill")
+            .args(["-s", signal, &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -s {signal}");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("agentry did not exit within 15 s of SIG{signal}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(
+            status.success(),
+            "SIG{signal}: agentry exited with {status}"
+        );
+        assert!(!socket.exists(), "SIG{signal}: socket left behind");
+        assert!(
+            !runtime.path().join("agentry").exists(),
+            "SIG{signal}: directory left behind"
+        );
+    }
 }
