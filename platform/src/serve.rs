@@ -20,6 +20,20 @@ use zeroize::Zeroizing;
 /// Default cap on concurrent connections; beyond it the loop stops accepting until one closes.
 pub const MAX_CONNECTIONS: usize = 1024;
 
+/// Descriptors kept free below the open-file limit when connections are capped: the listener,
+/// the runtime, standard streams, and what a request may open (known_hosts files, an askpass
+/// child's pipes, the keyring's D-Bus connection).
+pub const DESCRIPTORS_KEPT_FREE: usize = 64;
+
+/// The connection cap for a process allowed `open_file_limit` descriptors: [`MAX_CONNECTIONS`],
+/// or fewer so that [`DESCRIPTORS_KEPT_FREE`] stay free; at least 1.
+pub fn connection_cap(open_file_limit: u64) -> usize {
+    let limit = usize::try_from(open_file_limit).unwrap_or(usize::MAX);
+    limit
+        .saturating_sub(DESCRIPTORS_KEPT_FREE)
+        .clamp(1, MAX_CONNECTIONS)
+}
+
 /// Tuning for [`serve_acceptor`].
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -156,4 +170,19 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     tracing::debug!(target: "agentry::serve", client = %session.client(), "connection closed");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_cap_leaves_descriptors_free_below_the_open_file_limit() {
+        assert_eq!(connection_cap(100), 100 - DESCRIPTORS_KEPT_FREE);
+        assert_eq!(connection_cap(1024), 1024 - DESCRIPTORS_KEPT_FREE);
+        assert_eq!(connection_cap(1_048_576), MAX_CONNECTIONS);
+        assert_eq!(connection_cap(u64::MAX), MAX_CONNECTIONS);
+        assert_eq!(connection_cap(10), 1);
+        assert_eq!(connection_cap(0), 1);
+    }
 }

@@ -1,5 +1,5 @@
 //! Process-level services for the agent and its launcher: hardening (no core dumps, no ptrace
-//! by other processes of the same user on Linux), detaching a re-executed daemon into its own
+//! by other processes of the same user on Linux), the open-file limit, detaching a re-executed daemon into its own
 //! session with its standard streams on `/dev/null`, and signalling a running agent.
 
 use std::io;
@@ -59,6 +59,35 @@ pub fn redirect_stdio_to_null() -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Raises this process's soft open-file limit to `wanted` if the hard limit allows (else as
+/// far as it does), and returns the soft limit then in force. Never lowers it.
+#[allow(clippy::useless_conversion)] // `rlim_t` is u64 on Linux and macOS, i64 on FreeBSD
+pub fn raise_open_file_limit(wanted: u64) -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit that getrlimit fills in; it outlives the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let wanted = libc::rlim_t::try_from(wanted).unwrap_or(libc::rlim_t::MAX);
+    let raised = wanted.min(limit.rlim_max);
+    if raised > limit.rlim_cur {
+        let new = libc::rlimit {
+            rlim_cur: raised,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: `new` is a valid, initialised rlimit that outlives the call; setrlimit only
+        // reads it. The soft limit stays within the hard one, so no privilege is needed.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        limit.rlim_cur = raised;
+    }
+    Ok(u64::try_from(limit.rlim_cur).unwrap_or(u64::MAX))
 }
 
 /// Sends SIGTERM to process `pid` (how `agentry stop` ends an agent).
