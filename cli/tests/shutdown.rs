@@ -7,11 +7,12 @@
 
 use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
 use agentry_core::proto::{msg, Request, SignRequest};
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,6 +47,38 @@ fn wait_for_socket(socket: &Path) -> UnixStream {
     }
 }
 
+/// Waits up to 15 s for `child` to exit after `signal`, killing it and failing if it does not.
+fn wait_for_exit(child: &mut Child, signal: &str) -> ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("agentry did not exit within 15 s of {signal}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `agentry start -D` with `args`, quiet, no agent variables inherited.
+fn start_agent(args: &[&OsStr], runtime_dir: Option<&Path>) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
+    command
+        .args(["start", "-D"])
+        .args(args)
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("AGENTRY_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    if let Some(dir) = runtime_dir {
+        command.env("XDG_RUNTIME_DIR", dir);
+    }
+    command.spawn().expect("start agentry")
+}
+
 #[test]
 fn sigterm_during_load_exits_cleanly_and_removes_the_socket() {
     let dir = tempfile::Builder::new()
@@ -53,16 +86,7 @@ fn sigterm_during_load_exits_cleanly_and_removes_the_socket() {
         .tempdir()
         .unwrap();
     let socket = dir.path().join("agent.sock");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agentry"))
-        .args(["start", "-D", "-a"])
-        .arg(&socket)
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env("AGENTRY_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start agentry");
+    let mut child = start_agent(&["-a".as_ref(), socket.as_os_str()], None);
 
     let mut first = wait_for_socket(&socket);
     let add = std::fs::read(fixture("requests/ssh-add-ed25519.bin")).unwrap();
@@ -106,17 +130,7 @@ fn sigterm_during_load_exits_cleanly_and_removes_the_socket() {
     }
 
     agentry_platform::unix::process::terminate_process(child.id()).expect("send SIGTERM");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("agentry did not exit within 15 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_for_exit(&mut child, "SIGTERM");
     stop.store(true, Ordering::Relaxed);
     for client in loops {
         client.join().unwrap();
@@ -135,15 +149,7 @@ fn sigint_and_sighup_also_stop_the_agent_and_remove_its_directory() {
             .unwrap();
         // The default place: the agent creates `agentry/` itself, so it must remove it too.
         let socket = runtime.path().join("agentry/agent.sock");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_agentry"))
-            .args(["start", "-D"])
-            .env_remove("SSH_AUTH_SOCK")
-            .env("XDG_RUNTIME_DIR", runtime.path())
-            .env("AGENTRY_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start agentry");
+        let mut child = start_agent(&[], Some(runtime.path()));
         let mut stream = wait_for_socket(&socket);
         assert!(call(&mut stream, &[msg::REQUEST_IDENTITIES]).is_some());
         drop(stream);
@@ -153,17 +159,7 @@ fn sigint_and_sighup_also_stop_the_agent_and_remove_its_directory() {
             .status()
             .expect("run kill");
         assert!(sent.success(), "kill -s {signal}");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("agentry did not exit within 15 s of SIG{signal}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = wait_for_exit(&mut child, &format!("SIG{signal}"));
         assert!(
             status.success(),
             "SIG{signal}: agentry exited with {status}"
