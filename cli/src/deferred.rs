@@ -40,12 +40,12 @@ pub(crate) fn add_encrypted(
     let comment = held.comment.clone().into_bytes();
     let extension = if held.file.format() == KeyFormat::Ppk {
         Extension::AddPpk {
-            ppk: bytes,
+            ppk: bytes.clone(),
             constraints: constraints.to_vec(),
         }
     } else {
         Extension::AddKeyFile {
-            file: bytes,
+            file: bytes.clone(),
             public_key: held
                 .public
                 .as_ref()
@@ -55,16 +55,42 @@ pub(crate) fn add_encrypted(
             constraints: constraints.to_vec(),
         }
     };
-    match client.request(&Request::Extension(extension))? {
-        Response::Success => {
-            let shown = String::from_utf8_lossy(&comment);
-            eprintln!("Identity added, encrypted until first use: {name} ({shown})");
-            Ok(true)
-        }
-        _ => Err(Failure::new(format!(
+    let refused = || {
+        Failure::new(format!(
             "the agent refused to hold {name} encrypted (does it support deferred decryption? `agentry query` lists what it does)"
-        ))),
+        ))
+    };
+    if client.request(&Request::Extension(extension))? != Response::Success {
+        return Err(refused());
     }
+    let shown = String::from_utf8_lossy(&comment);
+    eprintln!("Identity added, encrypted until first use: {name} ({shown})");
+    // As ssh-add adds FILE-cert.pub with its key: the same file, listed under the certificate
+    // (agentry's extension, for PPK files too); the agent decrypts both with one passphrase.
+    match held.certificate(file) {
+        Ok(None) => {}
+        Ok(Some((cert_path, cert))) => {
+            let certificate = Extension::AddKeyFile {
+                file: bytes,
+                public_key: cert.encode_vec().map_err(|_| refused())?,
+                comment,
+                constraints: constraints.to_vec(),
+            };
+            if client.request(&Request::Extension(certificate))? != Response::Success {
+                return Err(Failure::new(format!(
+                    "the agent refused the certificate {} for {name}",
+                    cert_path.display()
+                )));
+            }
+            eprintln!(
+                "Certificate added, encrypted until first use: {} ({})",
+                cert_path.display(),
+                cert.key_id()
+            );
+        }
+        Err(problem) => eprintln!("agentry: {problem}"),
+    }
+    Ok(true)
 }
 
 /// `agentry reencrypt`.

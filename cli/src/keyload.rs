@@ -7,7 +7,7 @@ use crate::passphrase::read_passphrase;
 use agentry_core::keyfile::{KdfLimits, KeyFile, KeyFileError};
 use agentry_core::keys::PrivateKey;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 /// How many passphrases are asked for before giving up.
@@ -155,6 +155,27 @@ pub(crate) struct HeldFile {
     pub(crate) public: Option<ssh_key::public::KeyData>,
     /// The comment to list the key under while encrypted.
     pub(crate) comment: String,
+}
+
+impl HeldFile {
+    /// The certificate next to the key file (`FILE-cert.pub`), to be listed too and decrypted
+    /// with the key: `Ok(None)` when there is none, an error line when it certifies another key.
+    pub(crate) fn certificate(
+        &self,
+        path: &Path,
+    ) -> Result<Option<(PathBuf, ssh_key::Certificate)>, String> {
+        let Some((cert_path, cert)) = crate::keyfiles::read_certificate_for(path) else {
+            return Ok(None);
+        };
+        match self.public.as_ref().or(self.file.public_key()) {
+            Some(key) if key != cert.public_key() => Err(format!(
+                "{}: the certificate is not for the key in {}; not added",
+                cert_path.display(),
+                path.display()
+            )),
+            _ => Ok(Some((cert_path, cert))),
+        }
+    }
 }
 
 /// Reads and parses a key file, finding its public key without the passphrase.

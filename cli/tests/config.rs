@@ -307,6 +307,9 @@ fn start_loads_configured_keys_and_decrypts_the_encrypted_one_on_first_use() {
     let ecdsa = fixture_key(dir.path(), "ecdsa-p256");
     fixture_key(dir.path(), "ppk/ed25519-encrypted.ppk");
     let ed25519_pub = fixture_key(dir.path(), "ed25519.pub");
+    // A certificate for the same key next to the encrypted file, as OpenSSH names them.
+    let ed25519_cert = dir.path().join("ed25519-encrypted.ppk-cert.pub");
+    std::fs::copy(fixtures().join("ed25519-cert.pub"), &ed25519_cert).unwrap();
     let asked = dir.path().join("asked");
     let question = dir.path().join("question");
     let askpass = dir.path().join("askpass.sh");
@@ -331,8 +334,8 @@ fn start_loads_configured_keys_and_decrypts_the_encrypted_one_on_first_use() {
     let lines: Vec<&str> = listed.lines().collect();
     assert_eq!(
         lines.len(),
-        3,
-        "key, its certificate, encrypted key: {listed}"
+        4,
+        "key, its certificate, encrypted key and its certificate: {listed}"
     );
     let ecdsa_fp = fingerprint(&ecdsa.with_extension("pub"));
     assert!(
@@ -345,6 +348,10 @@ fn start_loads_configured_keys_and_decrypts_the_encrypted_one_on_first_use() {
     );
     assert!(
         lines[2].contains(&fingerprint(&ed25519_pub)) && lines[2].ends_with("(ED25519)"),
+        "{listed}"
+    );
+    assert!(
+        lines[3].contains(&fingerprint(&ed25519_pub)) && lines[3].ends_with("(ED25519-CERT)"),
         "{listed}"
     );
     assert!(!asked.exists(), "nothing asked before first use");
@@ -360,6 +367,18 @@ fn start_loads_configured_keys_and_decrypts_the_encrypted_one_on_first_use() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let sig = std::fs::read_to_string(dir.path().join("data.sig")).unwrap();
     assert!(sig.starts_with("-----BEGIN SSH SIGNATURE-----"), "{sig}");
+    // The certificate was decrypted with its key: no second question.
+    std::fs::remove_file(dir.path().join("data.sig")).unwrap();
+    let out = run(agent
+        .ssh("ssh-keygen")
+        .args(["-Y", "sign", "-n", "file", "-f"])
+        .arg(&ed25519_cert)
+        .arg(&data));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        dir.path().join("data.sig").exists(),
+        "not signed as the certificate"
+    );
     let calls = std::fs::read_to_string(&asked).unwrap();
     assert_eq!(calls, "called\n", "asked once");
     let question = std::fs::read_to_string(&question).unwrap();

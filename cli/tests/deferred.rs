@@ -254,3 +254,64 @@ fn terminal_prompt_in_the_foreground_decrypts_on_first_use() {
     );
     assert!(signed, "no signature after the passphrase was typed");
 }
+
+#[test]
+fn certificate_next_to_an_encrypted_key_is_added_and_decrypted_with_it() {
+    let dir = private_tempdir();
+    let agent = start(dir.path(), &[PASSPHRASE]);
+    let key = fixture_key(dir.path(), "ed25519-encrypted");
+    let ca = fixture_key(dir.path(), "ca-ed25519");
+    let certified = run(std::process::Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&ca)
+        .args(["-I", "deferred-cert", "-n", "alice"])
+        .arg(key.with_extension("pub")));
+    assert!(certified.status.success(), "{}", describe(&certified));
+    let cert = dir.path().join("ed25519-encrypted-cert.pub");
+
+    let added = run(agent.agentry().args(["add", "--encrypted"]).arg(&key));
+    assert!(added.status.success(), "{}", describe(&added));
+    assert!(
+        text(&added.stderr).contains(&format!(
+            "Certificate added, encrypted until first use: {} (deferred-cert)",
+            cert.display()
+        )),
+        "{}",
+        describe(&added)
+    );
+    let listed = text(&run(agent.client("ssh-add").arg("-l")).stdout);
+    assert!(
+        listed.contains("(ED25519)") && listed.contains("(ED25519-CERT)"),
+        "{listed}"
+    );
+    assert!(questions(dir.path()).is_empty());
+
+    // Sign as the certificate: one question; verified against the CA as a signer.
+    let data = dir.path().join("data");
+    std::fs::write(&data, b"signed with a deferred certificate").unwrap();
+    let signed = run(agent
+        .client("ssh-keygen")
+        .args(["-Y", "sign", "-n", "file", "-f"])
+        .arg(&cert)
+        .arg(&data));
+    assert!(signed.status.success(), "{}", describe(&signed));
+    let ca_public = std::fs::read_to_string(ca.with_extension("pub")).unwrap();
+    let allowed = dir.path().join("allowed");
+    std::fs::write(&allowed, format!("alice cert-authority {ca_public}")).unwrap();
+    let verified = run(std::process::Command::new("ssh-keygen")
+        .args(["-Y", "verify", "-n", "file", "-I", "alice", "-f"])
+        .arg(&allowed)
+        .arg("-s")
+        .arg(dir.path().join("data.sig"))
+        .stdin(std::fs::File::open(&data).unwrap()));
+    assert!(verified.status.success(), "{}", describe(&verified));
+    assert_eq!(questions(dir.path()).len(), 1);
+
+    // The key itself was decrypted with it.
+    assert!(sign_and_verify(
+        &agent,
+        dir.path(),
+        &key.with_extension("pub")
+    ));
+    assert_eq!(questions(dir.path()).len(), 1, "the key asked again");
+}

@@ -359,3 +359,84 @@ async fn bad_key_file_requests_are_refused_and_add_nothing() {
     assert_eq!(refused(truncated).await, Response::Failure);
     assert!(identities(&agent).await.is_empty());
 }
+
+/// A user certificate for fixture key `key_file`, signed by the fixture CA.
+fn certificate_for(key_file: &str) -> Vec<u8> {
+    let public = ssh_key::PublicKey::read_openssh_file(
+        fixtures().join("keys").join(format!("{key_file}.pub")),
+    )
+    .unwrap();
+    let ca = ssh_key::PrivateKey::read_openssh_file(fixtures().join("keys/ca-ed25519")).unwrap();
+    let mut builder =
+        ssh_key::certificate::Builder::new([7u8; 32], public.key_data().clone(), 0, u64::MAX)
+            .unwrap();
+    builder
+        .serial(1)
+        .unwrap()
+        .key_id("deferred-cert")
+        .unwrap()
+        .cert_type(ssh_key::certificate::CertType::User)
+        .unwrap()
+        .valid_principal("alice")
+        .unwrap();
+    let cert = builder.sign(&ca).unwrap();
+    ssh_encoding::Encode::encode_vec(&cert).unwrap()
+}
+
+fn add_key_file_as(file: &str, listed_as: Vec<u8>) -> Vec<u8> {
+    let bytes = std::fs::read(fixtures().join("keys").join(file)).unwrap();
+    request(Extension::AddKeyFile {
+        file: Zeroizing::new(bytes),
+        public_key: listed_as,
+        comment: b"deferred".to_vec(),
+        constraints: Vec::new(),
+    })
+}
+
+#[tokio::test]
+async fn a_certificate_for_an_encrypted_key_is_listed_and_decrypted_with_it() {
+    let prompter = Passphrases::new(&[Some(PASSPHRASE)]);
+    let agent = agent_with(prompter.clone());
+    let key = public_blob("ed25519-encrypted");
+    let cert = certificate_for("ed25519-encrypted");
+    for add in [
+        add_key_file("ed25519-encrypted"),
+        add_key_file_as("ed25519-encrypted", cert.clone()),
+    ] {
+        assert_eq!(call(&agent, &mut session(), &add).await, Response::Success);
+    }
+    assert!(prompter.attempts().is_empty(), "adding must not prompt");
+    assert_eq!(identities(&agent).await, vec![key.clone(), cert.clone()]);
+    assert_eq!(
+        flags(&agent).await,
+        vec![(key.clone(), 3), (cert.clone(), 3)]
+    );
+
+    // The certificate's first use asks once; the key itself is then decrypted too.
+    assert_verifies(&key, &sign(&agent, &cert).await);
+    assert_eq!(prompter.attempts(), vec![1]);
+    assert_verifies(&key, &sign(&agent, &key).await);
+    assert_eq!(prompter.attempts(), vec![1], "the key asked again");
+    assert_eq!(
+        flags(&agent).await,
+        vec![(key.clone(), 1), (cert.clone(), 1)]
+    );
+    let asked = prompter.asked.lock().unwrap()[0].clone();
+    assert_eq!(asked.algorithm, "ssh-ed25519-cert-v01@openssh.com");
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_key_is_refused() {
+    let agent = agent_with(Passphrases::new(&[]));
+    let other = certificate_for("ecdsa-p256");
+    assert_eq!(
+        call(
+            &agent,
+            &mut session(),
+            &add_key_file_as("ed25519-encrypted", other)
+        )
+        .await,
+        Response::ExtensionFailure
+    );
+    assert!(identities(&agent).await.is_empty());
+}

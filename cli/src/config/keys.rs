@@ -10,7 +10,7 @@ use agentry_core::keyfile::KdfLimits;
 use agentry_core::keys::PrivateKey;
 use agentry_core::known_hosts::KnownHosts;
 use agentry_core::proto::Constraint;
-use agentry_core::Agent;
+use agentry_core::{Agent, DeferredPublic};
 use std::path::Path;
 
 /// What the agent gets for one entry.
@@ -124,14 +124,32 @@ fn load_one(
                     .map_err(refused)?;
             }
         }
-        Ready::Encrypted(read) => agent
-            .add_encrypted_key(
-                read.file,
-                read.public,
-                read.comment.into_bytes(),
-                constraints,
-            )
-            .map_err(refused)?,
+        Ready::Encrypted(read) => {
+            let certificate = match &entry.source {
+                KeySource::File(path) => read.certificate(path).map_err(at)?,
+                KeySource::Keyring(_) => None,
+            };
+            let comment = read.comment.into_bytes();
+            agent
+                .add_encrypted_key(
+                    read.file.clone(),
+                    read.public.map(DeferredPublic::Key),
+                    comment.clone(),
+                    constraints.clone(),
+                )
+                .map_err(refused)?;
+            // After its key, so that the two share one decryption.
+            if let Some((_, cert)) = certificate {
+                agent
+                    .add_encrypted_key(
+                        read.file,
+                        Some(DeferredPublic::Certificate(Box::new(cert))),
+                        comment,
+                        constraints,
+                    )
+                    .map_err(refused)?;
+            }
+        }
     }
     Ok(warned)
 }

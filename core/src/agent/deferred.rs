@@ -11,8 +11,41 @@ use crate::keyfile::{KdfLimits, KeyFile, KeyFileError};
 use crate::keys::SigningKey;
 use crate::prompt::{PassphraseRequest, PASSPHRASE_TRIES};
 use crate::session::Session;
+use ssh_key::public::KeyData;
+use ssh_key::Certificate;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// What a key held encrypted is listed under until it is decrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeferredPublic {
+    /// The key itself.
+    Key(KeyData),
+    /// A certificate for the file's key (OpenSSH's `-cert.pub` next to the key file).
+    Certificate(Box<Certificate>),
+}
+
+impl DeferredPublic {
+    /// Reads a public key or certificate blob (wire encoding, as `ssh-add -L` shows in base64).
+    pub fn from_blob(blob: &[u8]) -> Option<Self> {
+        if crate::keys::is_certificate_blob(blob) {
+            let cert = ssh_encoding::Decode::decode(&mut &blob[..]).ok()?;
+            return Some(Self::Certificate(Box::new(cert)));
+        }
+        ssh_encoding::Decode::decode(&mut &blob[..])
+            .ok()
+            .map(Self::Key)
+    }
+
+    /// The key: the certified one for a certificate.
+    pub fn key(&self) -> &KeyData {
+        match self {
+            Self::Key(key) => key,
+            Self::Certificate(cert) => cert.public_key(),
+        }
+    }
+}
 
 /// A key's signing form and, for keys added from an encrypted file, that file.
 #[derive(Debug)]

@@ -2,13 +2,12 @@
 //! extension gets `SSH_AGENT_EXTENSION_FAILURE`; a known one that fails gets it too.
 
 use super::Agent;
+use super::DeferredPublic;
 use crate::keyfile::{KdfLimits, KeyFile, KeyFormat};
 use crate::keys::verify_signature;
 use crate::proto::{Constraint, Extension, Response, SessionBind, EXTENSION_NAMES};
 use crate::session::{BoundSession, Session, MAX_SESSION_BINDS};
 use crate::wire::Writer;
-use ssh_encoding::Decode;
-use ssh_key::public::KeyData;
 
 /// PuTTY's `list-extended` flag: the key has an encrypted form it can be re-encrypted to.
 const LIST_EXTENDED_FLAG_HAS_ENCRYPTED_KEY_FILE: u32 = 1;
@@ -133,8 +132,8 @@ impl Agent {
             None
         } else {
             Some(
-                KeyData::decode(&mut &public_key[..])
-                    .map_err(|_| "malformed public key".to_owned())?,
+                DeferredPublic::from_blob(public_key)
+                    .ok_or_else(|| "malformed public key or certificate".to_owned())?,
             )
         };
         self.add_encrypted_key(file, public, comment, constraints)

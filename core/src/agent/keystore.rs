@@ -17,7 +17,9 @@ pub(crate) struct Entry {
     pub(crate) comment: Vec<u8>,
     pub(crate) algorithm: String,
     pub(crate) fingerprint: String,
-    pub(crate) key: KeySlot,
+    /// Shared by a key's entry and its certificate's when both come from one encrypted file,
+    /// so one passphrase decrypts both.
+    pub(crate) key: Arc<KeySlot>,
     pub(crate) expires: Option<Instant>,
     pub(crate) confirm: bool,
     pub(crate) destinations: Vec<DestinationConstraint>,

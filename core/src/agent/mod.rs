@@ -22,10 +22,10 @@ use crate::proto::{
 use crate::session::Session;
 pub use consent::ConfirmPolicy;
 use consent::Consents;
+pub use deferred::DeferredPublic;
 use deferred::KeySlot;
 use keystore::{Entry, Keystore};
 use lock::{LockState, Unlock};
-use ssh_key::public::KeyData;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -204,7 +204,7 @@ impl Agent {
             comment,
             algorithm: key.algorithm_name(),
             fingerprint: key.fingerprint(),
-            key: KeySlot::clear(signing),
+            key: Arc::new(KeySlot::clear(signing)),
             expires,
             confirm,
             destinations,
@@ -214,26 +214,29 @@ impl Agent {
     }
 
     /// Adds a key held encrypted until its first use (deferred decryption): it is listed at once
-    /// under `public` (the file's public key, or the one given for files that do not show it)
-    /// and decrypted with a passphrase from the prompter the first time a client signs with it.
+    /// under `public` (the file's public key, or the one given for files that do not show it;
+    /// or a certificate for the file's key) and decrypted with a passphrase from the prompter
+    /// the first time a client signs with it. A certificate added after its key from the same
+    /// file shares the key's decryption: one passphrase serves both.
     pub fn add_encrypted_key(
         &self,
         file: KeyFile,
-        public: Option<KeyData>,
+        public: Option<DeferredPublic>,
         comment: Vec<u8>,
         constraints: Vec<Constraint>,
     ) -> Result<(), AddError> {
-        let public = public
-            .or_else(|| file.public_key().cloned())
-            .ok_or(AddError::Constraint(
+        let public = match public {
+            Some(public) => public,
+            None => DeferredPublic::Key(file.public_key().cloned().ok_or(AddError::Constraint(
                 "the file does not show its public key; give the public key too",
-            ))?;
-        if let Some(shown) = file.public_key() {
-            if *shown != public {
-                return Err(AddError::Constraint(
-                    "the public key given does not match the key file",
-                ));
-            }
+            ))?),
+        };
+        let key = public.key();
+        if file.public_key().is_some_and(|shown| shown != key) {
+            return Err(AddError::Constraint(match &public {
+                DeferredPublic::Key(_) => "the public key given does not match the key file",
+                DeferredPublic::Certificate(_) => "the certificate is not for the key file's key",
+            }));
         }
         if self.shared.prompter.is_none() {
             return Err(AddError::Constraint(
@@ -241,14 +244,31 @@ impl Agent {
             ));
         }
         let (expires, confirm, destinations) = self.constraints(constraints)?;
-        let blob = ssh_encoding::Encode::encode_vec(&public)
+        let key_blob = ssh_encoding::Encode::encode_vec(key)
             .map_err(|_| AddError::Constraint("public key cannot be encoded"))?;
+        let (blob, algorithm) = match &public {
+            DeferredPublic::Key(k) => (key_blob.clone(), k.algorithm().as_str().to_owned()),
+            DeferredPublic::Certificate(cert) => (
+                ssh_encoding::Encode::encode_vec(cert.as_ref())
+                    .map_err(|_| AddError::Constraint("certificate cannot be encoded"))?,
+                cert.algorithm().to_certificate_type(),
+            ),
+        };
+        // A certificate shares the slot of its key when that key came from an encrypted file.
+        let shared_slot = match &public {
+            DeferredPublic::Certificate(_) => self
+                .keys()
+                .get(&key_blob)
+                .filter(|e| e.key.has_encrypted_form())
+                .map(|e| Arc::clone(&e.key)),
+            DeferredPublic::Key(_) => None,
+        };
         let entry = Entry {
-            algorithm: public.algorithm().as_str().to_owned(),
-            fingerprint: public.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+            algorithm,
+            fingerprint: key.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
             blob,
             comment,
-            key: KeySlot::encrypted(file),
+            key: shared_slot.unwrap_or_else(|| Arc::new(KeySlot::encrypted(file))),
             expires,
             confirm,
             destinations,
@@ -262,7 +282,7 @@ impl Agent {
     fn insert(&self, mut entry: Entry) {
         let mut keys = self.keys();
         if let Some(existing) = keys.get(&entry.blob) {
-            entry.key = entry.key.merged(&existing.key);
+            entry.key = Arc::new(entry.key.merged(&existing.key));
         }
         tracing::info!(target: "agentry::keys", algorithm = %entry.algorithm, fingerprint = %entry.fingerprint, encrypted = entry.key.cleartext().is_none(), "key added");
         keys.insert(entry);
