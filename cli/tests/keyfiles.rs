@@ -31,6 +31,7 @@ const ENCRYPTED: &[&str] = &[
     "pkcs8-ecdsa-p256-enc",
     "openssl-ed25519-aes256",
     "openssl-rsa-2048-pkcs8-sha1",
+    "openssl-rsa-2048-pkcs8-scrypt",
     "openssl-rsa-2048-trad-des3",
     "openssl-ec-p256-trad-aes192",
 ];

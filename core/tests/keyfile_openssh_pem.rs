@@ -46,6 +46,7 @@ const FIXTURES: &[(&str, KeyFormat, bool)] = &[
     ("openssl-rsa-3072", KeyFormat::Pem, false),
     ("openssl-rsa-2048-aes256", KeyFormat::Pem, true),
     ("openssl-rsa-2048-pkcs8-sha1", KeyFormat::Pem, true),
+    ("openssl-rsa-2048-pkcs8-scrypt", KeyFormat::Pem, true),
     ("openssl-ec-p384", KeyFormat::Pem, false),
     ("openssl-ec-p384-aes256", KeyFormat::Pem, true),
     ("openssl-rsa-2048-trad-aes256", KeyFormat::Pem, true),
@@ -237,6 +238,42 @@ fn pbkdf2_iterations_over_the_limit_are_refused() {
     ));
     tiny.max_pbkdf2_iterations = 2048;
     assert!(file.decrypt(PASS, &tiny).is_ok());
+}
+
+#[test]
+fn scrypt_memory_or_parallelism_over_the_limit_is_refused_before_any_work() {
+    let name = "openssl-rsa-2048-pkcs8-scrypt"; // N = 16384, r = 8, p = 1: 16 MiB
+    let file = parse(name);
+    let mut tiny = limits();
+    tiny.max_scrypt_memory_kib = 8 * 1024;
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        file.decrypt(PASS, &tiny),
+        Err(KeyFileError::KdfLimit(_))
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_millis(50));
+    tiny.max_scrypt_memory_kib = 16 * 1024;
+    assert!(file.decrypt(PASS, &tiny).is_ok());
+
+    // The same file asking for parallelism 127 (the one-byte INTEGER p, after N and r).
+    let text = String::from_utf8(read(name)).unwrap();
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut der = Base64::decode_vec(&body).unwrap();
+    let at = der
+        .windows(8)
+        .position(|w| w == [0x02, 0x02, 0x40, 0x00, 0x02, 0x01, 0x08, 0x02])
+        .expect("N = 16384, r = 8 in the scrypt parameters");
+    assert_eq!(der[at + 8..at + 10], [0x01, 0x01], "p = 1");
+    der[at + 9] = 0x7f;
+    let hostile = format!(
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\n{}\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        Base64::encode_string(&der)
+    );
+    let file = KeyFile::parse(hostile.as_bytes()).unwrap();
+    assert!(matches!(
+        file.decrypt(PASS, &limits()),
+        Err(KeyFileError::KdfLimit(_))
+    ));
 }
 
 #[test]

@@ -21,5 +21,7 @@ fuzz_target!(|data: &[u8]| {
     limits.max_argon2_parallelism = 1;
     limits.max_bcrypt_rounds = 16;
     limits.max_pbkdf2_iterations = 1000;
+    limits.max_scrypt_memory_kib = 64;
+    limits.max_scrypt_parallelism = 1;
     let _ = file.decrypt(b"not the passphrase", &limits);
 });

@@ -44,6 +44,10 @@ pub struct KdfLimits {
     pub max_bcrypt_rounds: u32,
     /// Most PBKDF2 iterations (PKCS#8).
     pub max_pbkdf2_iterations: u32,
+    /// Largest scrypt memory (128·r·N bytes), KiB (PKCS#8).
+    pub max_scrypt_memory_kib: u32,
+    /// Largest scrypt parallelism `p` (PKCS#8).
+    pub max_scrypt_parallelism: u32,
 }
 
 impl Default for KdfLimits {
@@ -56,6 +60,8 @@ impl Default for KdfLimits {
             max_argon2_parallelism: 16,
             max_bcrypt_rounds: 1024,
             max_pbkdf2_iterations: 10_000_000,
+            max_scrypt_memory_kib: 256 * 1024,
+            max_scrypt_parallelism: 16,
         }
     }
 }

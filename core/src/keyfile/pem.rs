@@ -171,10 +171,16 @@ fn encrypted_info(der: &[u8]) -> Result<EncryptedPrivateKeyInfoRef<'_>, KeyFileE
     })
 }
 
-/// The PBKDF2 and cipher parameters of a PBES2 scheme agentry supports.
+/// A PBES2 key derivation agentry supports.
+enum Pbes2Kdf<'a> {
+    Pbkdf2(&'a pkcs8::pkcs5::pbes2::Pbkdf2Params),
+    Scrypt(&'a pkcs8::pkcs5::pbes2::ScryptParams),
+}
+
+/// The key-derivation and cipher parameters of a PBES2 scheme agentry supports.
 fn pbes2_parameters(
     scheme: &EncryptionScheme,
-) -> Result<(&pkcs8::pkcs5::pbes2::Pbkdf2Params, Cipher, [u8; 16]), KeyFileError> {
+) -> Result<(Pbes2Kdf<'_>, Cipher, [u8; 16]), KeyFileError> {
     let params = match scheme {
         EncryptionScheme::Pbes2(params) => params,
         EncryptionScheme::Pbes1(_) => {
@@ -188,16 +194,16 @@ fn pbes2_parameters(
         Pbes2Cipher::Aes256Cbc { iv } => (Cipher::Aes256Cbc, iv),
         other => return Err(KeyFileError::UnsupportedCipher(format!("{}", other.oid()))),
     };
-    let pbkdf2 = match &params.kdf {
-        Kdf::Pbkdf2(p) => p,
-        Kdf::Scrypt(_) => return Err(KeyFileError::UnsupportedKdf("scrypt".into())),
+    let (kdf, key_length) = match &params.kdf {
+        Kdf::Pbkdf2(p) => (Pbes2Kdf::Pbkdf2(p), p.key_length),
+        Kdf::Scrypt(p) => (Pbes2Kdf::Scrypt(p), p.key_length),
         _ => return Err(KeyFileError::UnsupportedKdf("PBES2 KDF".into())),
     };
     let key_len = cipher.key_and_iv_size().map_or(0, |(k, _)| k);
-    if pbkdf2.key_length.is_some_and(|l| usize::from(l) != key_len) {
-        return Err(KeyFileError::Malformed("PBKDF2 key length"));
+    if key_length.is_some_and(|l| usize::from(l) != key_len) {
+        return Err(KeyFileError::Malformed("PBES2 key length"));
     }
-    Ok((pbkdf2, cipher, iv))
+    Ok((kdf, cipher, iv))
 }
 
 fn decrypt_pkcs8(
@@ -206,7 +212,23 @@ fn decrypt_pkcs8(
     limits: &KdfLimits,
 ) -> Result<PrivateKey, KeyFileError> {
     let info = encrypted_info(der)?;
-    let (pbkdf2, cipher, iv) = pbes2_parameters(&info.encryption_algorithm)?;
+    let (kdf, cipher, iv) = pbes2_parameters(&info.encryption_algorithm)?;
+    let key_len = cipher.key_and_iv_size().map_or(0, |(k, _)| k);
+    let mut key = Zeroizing::new(vec![0u8; key_len]);
+    match kdf {
+        Pbes2Kdf::Pbkdf2(params) => pbkdf2_key(params, passphrase, limits, &mut key)?,
+        Pbes2Kdf::Scrypt(params) => scrypt_key(params, passphrase, limits, &mut key)?,
+    }
+    let plain = cbc_decrypt(cipher, &key, &iv, info.encrypted_data.as_bytes())?;
+    der_keys::decode(DerKind::Pkcs8, &plain, true)
+}
+
+fn pbkdf2_key(
+    pbkdf2: &pkcs8::pkcs5::pbes2::Pbkdf2Params,
+    passphrase: &[u8],
+    limits: &KdfLimits,
+    key: &mut [u8],
+) -> Result<(), KeyFileError> {
     let rounds = pbkdf2.iteration_count;
     if rounds > limits.max_pbkdf2_iterations {
         return Err(KeyFileError::KdfLimit(format!(
@@ -217,29 +239,64 @@ fn decrypt_pkcs8(
     if rounds == 0 {
         return Err(KeyFileError::Malformed("PBKDF2 iterations"));
     }
-    let key_len = cipher.key_and_iv_size().map_or(0, |(k, _)| k);
-    let mut key = Zeroizing::new(vec![0u8; key_len]);
     let salt = pbkdf2.salt.as_bytes();
     match pbkdf2.prf {
-        Pbkdf2Prf::HmacWithSha1 => {
-            pbkdf2::pbkdf2_hmac::<sha1::Sha1>(passphrase, salt, rounds, &mut key)
-        }
+        Pbkdf2Prf::HmacWithSha1 => pbkdf2::pbkdf2_hmac::<sha1::Sha1>(passphrase, salt, rounds, key),
         Pbkdf2Prf::HmacWithSha224 => {
-            pbkdf2::pbkdf2_hmac::<sha2::Sha224>(passphrase, salt, rounds, &mut key)
+            pbkdf2::pbkdf2_hmac::<sha2::Sha224>(passphrase, salt, rounds, key)
         }
         Pbkdf2Prf::HmacWithSha256 => {
-            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(passphrase, salt, rounds, &mut key)
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(passphrase, salt, rounds, key)
         }
         Pbkdf2Prf::HmacWithSha384 => {
-            pbkdf2::pbkdf2_hmac::<sha2::Sha384>(passphrase, salt, rounds, &mut key)
+            pbkdf2::pbkdf2_hmac::<sha2::Sha384>(passphrase, salt, rounds, key)
         }
         Pbkdf2Prf::HmacWithSha512 => {
-            pbkdf2::pbkdf2_hmac::<sha2::Sha512>(passphrase, salt, rounds, &mut key)
+            pbkdf2::pbkdf2_hmac::<sha2::Sha512>(passphrase, salt, rounds, key)
         }
         _ => return Err(KeyFileError::UnsupportedKdf("PBKDF2 PRF".into())),
     }
-    let plain = cbc_decrypt(cipher, &key, &iv, info.encrypted_data.as_bytes())?;
-    der_keys::decode(DerKind::Pkcs8, &plain, true)
+    Ok(())
+}
+
+/// scrypt, its memory (128·r·N bytes) and parallelism capped before any work.
+fn scrypt_key(
+    params: &pkcs8::pkcs5::pbes2::ScryptParams,
+    passphrase: &[u8],
+    limits: &KdfLimits,
+    key: &mut [u8],
+) -> Result<(), KeyFileError> {
+    let n = params.cost_parameter;
+    let (r, p) = (
+        u64::from(params.block_size),
+        u64::from(params.parallelization),
+    );
+    if n < 2 || !n.is_power_of_two() || r == 0 || p == 0 {
+        return Err(KeyFileError::Malformed("scrypt parameters"));
+    }
+    let memory_kib = n.saturating_mul(r).saturating_mul(128) / 1024;
+    if memory_kib > u64::from(limits.max_scrypt_memory_kib) {
+        return Err(KeyFileError::KdfLimit(format!(
+            "scrypt memory {memory_kib} KiB (limit {})",
+            limits.max_scrypt_memory_kib
+        )));
+    }
+    if p > u64::from(limits.max_scrypt_parallelism) {
+        return Err(KeyFileError::KdfLimit(format!(
+            "scrypt parallelism {p} (limit {})",
+            limits.max_scrypt_parallelism
+        )));
+    }
+    let log_n =
+        u8::try_from(n.trailing_zeros()).map_err(|_| KeyFileError::Malformed("scrypt N"))?;
+    let cost = scrypt::Params::new(
+        log_n,
+        u32::from(params.block_size),
+        u32::from(params.parallelization),
+    )
+    .map_err(|_| KeyFileError::Malformed("scrypt parameters"))?;
+    scrypt::scrypt(passphrase, params.salt.as_bytes(), &cost, key)
+        .map_err(|_| KeyFileError::Malformed("scrypt key length"))
 }
 
 fn check_cbc_length(cipher: Cipher, data: &[u8]) -> Result<(), KeyFileError> {
