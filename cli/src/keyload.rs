@@ -132,20 +132,35 @@ fn check_permissions(file: &std::fs::File, name: &str) -> Result<(), String> {
     if meta.uid() != agentry_platform::unix::peer::our_uid() || mode & 0o077 == 0 {
         return Ok(());
     }
+    warn_too_open(&format!("Permissions 0{mode:03o} for '{name}'"));
+    Err(format!("bad permissions: ignore key: {name}"))
+}
+
+/// Refuses a key file others may open, by Win32-OpenSSH's rule and with its words.
+#[cfg(windows)]
+fn check_permissions(file: &std::fs::File, name: &str) -> Result<(), String> {
+    agentry_platform::windows::file_access::check_private_file(file).map_err(|why| {
+        warn_too_open(&format!("Permissions for '{name}'"));
+        format!("bad permissions ({why}): ignore key: {name}")
+    })
+}
+
+/// No permission check where neither applies.
+#[cfg(not(any(unix, windows)))]
+fn check_permissions(_file: &std::fs::File, _name: &str) -> Result<(), String> {
+    Ok(())
+}
+
+/// OpenSSH's warning about a private key file others may open (`what` are too open).
+#[cfg(any(unix, windows))]
+fn warn_too_open(what: &str) {
     let bar = "@".repeat(59);
     eprintln!("{bar}");
     eprintln!("@         WARNING: UNPROTECTED PRIVATE KEY FILE!          @");
     eprintln!("{bar}");
-    eprintln!("Permissions 0{mode:03o} for '{name}' are too open.");
+    eprintln!("{what} are too open.");
     eprintln!("It is required that your private key files are NOT accessible by others.");
     eprintln!("This private key will be ignored.");
-    Err(format!("bad permissions: ignore key: {name}"))
-}
-
-/// Windows has no Unix modes; the ACL check Win32-OpenSSH makes instead is not done here.
-#[cfg(not(unix))]
-fn check_permissions(_file: &std::fs::File, _name: &str) -> Result<(), String> {
-    Ok(())
 }
 
 /// A key file to hand the agent still encrypted, with what it is listed under meanwhile.

@@ -4,7 +4,9 @@
 //! timeout (the agent's native confirmation box answered from the test by its caption).
 #![cfg(windows)]
 
-use std::path::Path;
+use agentry_platform::windows::file_access::write_private_file;
+use agentry_platform::windows::security::{current_user_sid, SecurityDescriptor};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -16,6 +18,21 @@ fn agentry() -> Command {
         .env_remove("SSH_AGENT_PID")
         .stdin(Stdio::null());
     command
+}
+
+/// A private copy of fixture key `name` in a fresh directory, as a user's key file is: agentry
+/// refuses key files others may open (Win32-OpenSSH's rule), which a checkout's files may be.
+fn private_key(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join(name);
+    write_private_file(&key, &std::fs::read(fixture(name)).unwrap()).unwrap();
+    (dir, key)
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/keys")
+        .join(name)
 }
 
 fn run(command: &mut Command) -> Output {
@@ -87,7 +104,7 @@ fn client_commands_over_the_pipe() {
     let empty = client(&pipe, &["list"]);
     assert_eq!(empty.status.code(), Some(1), "{}", text(&empty.stderr));
     assert!(text(&empty.stdout).contains("no identities"));
-    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys/ed25519");
+    let (_keys, key) = private_key("ed25519");
     let added = client(&pipe, &["add", key.to_str().unwrap()]);
     assert!(added.status.success(), "{}", text(&added.stderr));
     let listed = client(&pipe, &["list"]);
@@ -154,7 +171,7 @@ fn openssh_pipe_is_served_on_request_and_a_holder_is_named() {
     let openssh = r"\\.\pipe\openssh-ssh-agent";
     let pipe = unique_pipe();
     let _agent = Foreground::start_with(&pipe, &["--openssh-pipe"]);
-    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys/ed25519");
+    let (_keys, key) = private_key("ed25519");
     let added = client(openssh, &["add", key.to_str().unwrap()]);
     assert!(added.status.success(), "{}", text(&added.stderr));
     // The same agent behind both pipes.
@@ -179,7 +196,7 @@ fn openssh_pipe_is_served_on_request_and_a_holder_is_named() {
 fn client_commands_over_wm_copydata() {
     let pipe = unique_pipe();
     let _agent = Foreground::start_with(&pipe, &["--window"]);
-    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys/ed25519");
+    let (_keys, key) = private_key("ed25519");
     let legacy = |args: &[&str]| run(agentry().args(["--transport", "copydata"]).args(args));
     let added = legacy(&["add", key.to_str().unwrap()]);
     assert!(added.status.success(), "{}", text(&added.stderr));
@@ -257,7 +274,7 @@ fn confirm_all_asks_before_every_use_and_times_out_to_no() {
     use agentry_platform::windows::prompt::{close_with_no, confirm_caption, press_yes};
     const SIGN_RESPONSE: u8 = 14;
     const FAILURE: u8 = 5;
-    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys/ed25519");
+    let (_keys, key) = private_key("ed25519");
     // Without --confirm-all a key added without -c signs with no question.
     let plain = unique_pipe();
     let plain_agent = Foreground::start(&plain);
@@ -298,4 +315,36 @@ fn confirm_all_asks_before_every_use_and_times_out_to_no() {
         !press_yes(&confirm_caption(pid, 3)),
         "the box is still open"
     );
+}
+
+#[test]
+fn a_key_file_everyone_may_read_is_refused_like_win32_openssh_does() {
+    let pipe = unique_pipe();
+    let _agent = Foreground::start(&pipe);
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id_shared");
+    let me = current_user_sid().unwrap().to_string_sid().unwrap();
+    let mut file = SecurityDescriptor::from_sddl(&format!("D:P(A;;FA;;;{me})(A;;FR;;;WD)"))
+        .unwrap()
+        .create_file(&key)
+        .unwrap();
+    std::io::Write::write_all(&mut file, &std::fs::read(fixture("ed25519")).unwrap()).unwrap();
+    drop(file);
+    let added = client(&pipe, &["add", key.to_str().unwrap()]);
+    assert_eq!(added.status.code(), Some(1), "{}", text(&added.stderr));
+    let err = text(&added.stderr);
+    assert!(
+        err.contains("WARNING: UNPROTECTED PRIVATE KEY FILE!"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "Permissions for '{}' are too open.",
+            key.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("Everyone (S-1-1-0) may open it"), "{err}");
+    let listed = client(&pipe, &["list"]);
+    assert_eq!(listed.status.code(), Some(1), "the key was added anyway");
 }

@@ -1,9 +1,11 @@
 //! The Windows side of agentry: Pageant's named pipe name ([`name`]), the private security
-//! descriptor and SID checks ([`security`]), the named pipe server ([`pipe`]), the confirmation and passphrase dialogs ([`prompt`]), process hardening ([`process`]), Pageant's legacy
+//! descriptor and SID checks ([`security`]), whether a key file is private ([`file_access`]),
+//! the named pipe server ([`pipe`]), the confirmation and passphrase dialogs ([`prompt`]), process hardening ([`process`]), Pageant's legacy
 //! `WM_COPYDATA` window ([`copydata`]) and its shared memory ([`mapping`]) and the matching clients ([`client`]).
 
 pub mod client;
 pub mod copydata;
+pub mod file_access;
 pub mod mapping;
 pub mod name;
 pub mod pipe;

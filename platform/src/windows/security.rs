@@ -5,18 +5,23 @@
 //! PuTTY's `make_private_security_descriptor` does (Everyone gets nothing).
 
 use std::io;
-use std::os::windows::io::{AsRawHandle, BorrowedHandle};
+use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle};
 use windows_sys::Win32::Foundation::{CloseHandle, LocalFree, ERROR_SUCCESS, HANDLE};
 use windows_sys::Win32::Security::Authorization::{
     ConvertSecurityDescriptorToStringSecurityDescriptorW, ConvertSidToStringSidW,
     ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW, GetSecurityInfo,
-    SetSecurityInfo, SDDL_REVISION_1, SE_KERNEL_OBJECT,
+    SetSecurityInfo, SDDL_REVISION_1, SE_FILE_OBJECT, SE_KERNEL_OBJECT, SE_OBJECT_TYPE,
 };
 use windows_sys::Win32::Security::{
-    GetLengthSid, GetSecurityDescriptorDacl, GetTokenInformation, TokenUser, ACL,
-    DACL_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION,
+    GetAce, GetLengthSid, GetSecurityDescriptorDacl, GetTokenInformation, TokenUser,
+    ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, DACL_SECURITY_INFORMATION, INHERIT_ONLY_ACE,
+    OBJECT_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION,
     PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
 };
+
+/// `ACCESS_ALLOWED_ACE_TYPE` and `ACCESS_DENIED_ACE_TYPE` (winnt.h).
+const ACCESS_ALLOWED_ACE_TYPE: u32 = 0;
+const ACCESS_DENIED_ACE_TYPE: u32 = 1;
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 /// An owned copy of a binary SID. Two SIDs are equal when their bytes are.
@@ -124,79 +129,140 @@ pub fn current_user_sid() -> io::Result<Sid> {
     result
 }
 
+/// A security descriptor read from an object, with pointers to its owner and DACL inside it
+/// (null when not asked for or absent), freed on drop.
+pub(crate) struct ObjectSecurity {
+    descriptor: PSECURITY_DESCRIPTOR,
+    owner: PSID,
+    dacl: *mut ACL,
+    info: OBJECT_SECURITY_INFORMATION,
+}
+
+impl ObjectSecurity {
+    /// Reads the owner and DACL of `handle`, an object of type `object`.
+    pub(crate) fn read(handle: BorrowedHandle<'_>, object: SE_OBJECT_TYPE) -> io::Result<Self> {
+        let info = OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
+        let (mut owner, mut dacl): (PSID, *mut ACL) = (std::ptr::null_mut(), std::ptr::null_mut());
+        let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+        // SAFETY: the out pointers are live locals; the group and SACL ones are null, as
+        // allowed. On success `owner` and `dacl` point inside `descriptor`, LocalAlloc'd and
+        // freed by Drop.
+        let err = unsafe {
+            GetSecurityInfo(
+                handle.as_raw_handle(),
+                object,
+                info,
+                &mut owner,
+                std::ptr::null_mut(),
+                &mut dacl,
+                std::ptr::null_mut(),
+                &mut descriptor,
+            )
+        };
+        if err != ERROR_SUCCESS {
+            return Err(io::Error::from_raw_os_error(err as i32));
+        }
+        Ok(Self {
+            descriptor,
+            owner,
+            dacl,
+            info,
+        })
+    }
+
+    /// The owner.
+    pub(crate) fn owner(&self) -> io::Result<Sid> {
+        if self.owner.is_null() {
+            return Err(io::Error::other("the object has no owner"));
+        }
+        // SAFETY: GetSecurityInfo succeeded, so `owner` is a valid SID inside the descriptor.
+        Ok(unsafe { Sid::copy_from(self.owner) })
+    }
+
+    /// The DACL's entries in order; `None` for a null DACL (everyone has full access).
+    pub(crate) fn dacl_entries(&self) -> io::Result<Option<Vec<AclEntry>>> {
+        if self.dacl.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: `dacl` is a valid ACL inside the descriptor (GetSecurityInfo succeeded).
+        let count = unsafe { (*self.dacl).AceCount };
+        let mut entries = Vec::with_capacity(usize::from(count));
+        for i in 0..u32::from(count) {
+            let mut ace: *mut core::ffi::c_void = std::ptr::null_mut();
+            // SAFETY: `i` is below the ACL's count; `ace` receives a pointer into the ACL.
+            if unsafe { GetAce(self.dacl, i, &mut ace) } == 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: every ACE starts with an ACE_HEADER.
+            let header = unsafe { *ace.cast::<ACE_HEADER>() };
+            let allowed = match u32::from(header.AceType) {
+                ACCESS_ALLOWED_ACE_TYPE => true,
+                ACCESS_DENIED_ACE_TYPE => false,
+                _ => continue,
+            };
+            // SAFETY: allowed and denied ACEs share ACCESS_ALLOWED_ACE's layout: header, mask,
+            // then the trustee's SID starting at SidStart, inside the ACE.
+            let (mask, sid) = unsafe {
+                let body = ace.cast::<ACCESS_ALLOWED_ACE>();
+                let sid = std::ptr::addr_of_mut!((*body).SidStart).cast();
+                ((*body).Mask, Sid::copy_from(sid))
+            };
+            entries.push(AclEntry {
+                allowed,
+                inherit_only: u32::from(header.AceFlags) & INHERIT_ONLY_ACE != 0,
+                mask,
+                sid,
+            });
+        }
+        Ok(Some(entries))
+    }
+
+    /// Owner and DACL as SDDL.
+    pub(crate) fn sddl(&self) -> io::Result<String> {
+        let mut wide: *mut u16 = std::ptr::null_mut();
+        // SAFETY: `descriptor` is valid; `wide` receives a LocalAlloc'd string.
+        let ok = unsafe {
+            ConvertSecurityDescriptorToStringSecurityDescriptorW(
+                self.descriptor,
+                SDDL_REVISION_1,
+                self.info,
+                &mut wide,
+                std::ptr::null_mut(),
+            )
+        };
+        if ok == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: on success `wide` is a NUL-terminated LocalAlloc'd string.
+        Ok(unsafe { take_local_string(wide) })
+    }
+}
+
+impl Drop for ObjectSecurity {
+    fn drop(&mut self) {
+        // SAFETY: allocated by GetSecurityInfo with LocalAlloc, freed once.
+        unsafe { LocalFree(self.descriptor) };
+    }
+}
+
+/// One allow or deny entry of a DACL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AclEntry {
+    pub(crate) allowed: bool,
+    /// Applies only to objects created inside this one, not to it.
+    pub(crate) inherit_only: bool,
+    pub(crate) mask: u32,
+    pub(crate) sid: Sid,
+}
+
 /// The owner SID of the kernel object `handle`.
 pub fn object_owner(handle: BorrowedHandle<'_>) -> io::Result<Sid> {
-    let mut owner: PSID = std::ptr::null_mut();
-    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
-    // SAFETY: the out pointers are live locals; the unused ones are null, as allowed. On success
-    // `owner` points inside `descriptor`, which we free after copying the SID.
-    let err = unsafe {
-        GetSecurityInfo(
-            handle.as_raw_handle(),
-            SE_KERNEL_OBJECT,
-            OWNER_SECURITY_INFORMATION,
-            &mut owner,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            &mut descriptor,
-        )
-    };
-    if err != ERROR_SUCCESS {
-        return Err(io::Error::from_raw_os_error(err as i32));
-    }
-    let sid = if owner.is_null() {
-        Err(io::Error::other("the object has no owner"))
-    } else {
-        // SAFETY: GetSecurityInfo succeeded, so `owner` is a valid SID inside `descriptor`.
-        Ok(unsafe { Sid::copy_from(owner) })
-    };
-    // SAFETY: `descriptor` was allocated by GetSecurityInfo with LocalAlloc.
-    unsafe { LocalFree(descriptor) };
-    sid
+    ObjectSecurity::read(handle, SE_KERNEL_OBJECT)?.owner()
 }
 
 /// The owner and DACL of the kernel object `handle`, as SDDL (for tests and diagnostics).
 pub fn object_sddl(handle: BorrowedHandle<'_>) -> io::Result<String> {
-    let info = OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
-    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
-    // SAFETY: only the descriptor is asked for (the other out pointers are null, as allowed);
-    // it is LocalAlloc'd and freed below.
-    let err = unsafe {
-        GetSecurityInfo(
-            handle.as_raw_handle(),
-            SE_KERNEL_OBJECT,
-            info,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            &mut descriptor,
-        )
-    };
-    if err != ERROR_SUCCESS {
-        return Err(io::Error::from_raw_os_error(err as i32));
-    }
-    let mut wide: *mut u16 = std::ptr::null_mut();
-    // SAFETY: `descriptor` is valid; `wide` receives a LocalAlloc'd string.
-    let ok = unsafe {
-        ConvertSecurityDescriptorToStringSecurityDescriptorW(
-            descriptor,
-            SDDL_REVISION_1,
-            info,
-            &mut wide,
-            std::ptr::null_mut(),
-        )
-    };
-    let result = if ok == 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        // SAFETY: on success `wide` is a NUL-terminated LocalAlloc'd string.
-        Ok(unsafe { take_local_string(wide) })
-    };
-    // SAFETY: allocated by GetSecurityInfo, freed once.
-    unsafe { LocalFree(descriptor) };
-    result
+    ObjectSecurity::read(handle, SE_KERNEL_OBJECT)?.sddl()
 }
 
 /// The owner of our own process object: Pageant's "default SID".
@@ -248,6 +314,16 @@ impl SecurityDescriptor {
 
     /// Sets this descriptor's DACL, protected from inheritance, on the kernel object `handle`.
     pub fn apply_dacl(&self, handle: BorrowedHandle<'_>) -> io::Result<()> {
+        self.apply_dacl_to(handle, SE_KERNEL_OBJECT)
+    }
+
+    /// Sets this descriptor's DACL, protected from inheritance, on the open file `file` (which
+    /// needs `WRITE_DAC` access).
+    pub fn apply_file_dacl(&self, file: &std::fs::File) -> io::Result<()> {
+        self.apply_dacl_to(file.as_handle(), SE_FILE_OBJECT)
+    }
+
+    fn apply_dacl_to(&self, handle: BorrowedHandle<'_>, object: SE_OBJECT_TYPE) -> io::Result<()> {
         let (mut present, mut defaulted) = (0, 0);
         let mut dacl: *mut ACL = std::ptr::null_mut();
         // SAFETY: `self.0` is a valid descriptor; `dacl` receives a pointer into it.
@@ -260,7 +336,7 @@ impl SecurityDescriptor {
         let err = unsafe {
             SetSecurityInfo(
                 handle.as_raw_handle(),
-                SE_KERNEL_OBJECT,
+                object,
                 DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
@@ -272,6 +348,38 @@ impl SecurityDescriptor {
             return Err(io::Error::from_raw_os_error(err as i32));
         }
         Ok(())
+    }
+
+    /// Creates the new file `path` (it must not exist yet) with this descriptor, open for
+    /// writing.
+    pub fn create_file(&self, path: &std::path::Path) -> io::Result<std::fs::File> {
+        use std::os::windows::ffi::OsStrExt;
+        use std::os::windows::io::FromRawHandle;
+        use windows_sys::Win32::Foundation::{GENERIC_WRITE, INVALID_HANDLE_VALUE};
+        use windows_sys::Win32::Storage::FileSystem::{
+            CreateFileW, CREATE_NEW, FILE_ATTRIBUTE_NORMAL,
+        };
+        let wide: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
+        let attributes = self.attributes();
+        // SAFETY: `wide` is NUL-terminated; `attributes` points at this descriptor, alive
+        // across the call, which only reads it. The result is a new handle we own, or
+        // INVALID_HANDLE_VALUE.
+        let handle = unsafe {
+            CreateFileW(
+                wide.as_ptr(),
+                GENERIC_WRITE,
+                0,
+                &attributes,
+                CREATE_NEW,
+                FILE_ATTRIBUTE_NORMAL,
+                std::ptr::null_mut(),
+            )
+        };
+        if handle == INVALID_HANDLE_VALUE {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a valid handle just created, owned by the File from now on.
+        Ok(unsafe { std::fs::File::from_raw_handle(handle) })
     }
 
     /// `SECURITY_ATTRIBUTES` pointing at this descriptor (valid while `self` lives).
