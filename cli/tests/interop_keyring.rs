@@ -8,7 +8,7 @@
 use agentry_tests::fixtures::private_key_copy;
 use agentry_tests::secret_service::{in_private_secret_service, SecretService};
 use agentry_tests::server::{private_tempdir, TestAgent};
-use agentry_tests::tools::{agent_command, describe, require_tool, run};
+use agentry_tests::tools::{agent_command, describe, require_tool, run, ssh_keygen_verify};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -66,22 +66,7 @@ fn sign_and_verify(agent: &TestAgent, dir: &Path, public: &Path) {
         .arg(&message));
     assert!(signed.status.success(), "sign: {}", describe(&signed));
     let signers = dir.join("allowed_signers");
-    let key = std::fs::read_to_string(public).unwrap();
-    std::fs::write(&signers, format!("tester@agentry.test {key}")).unwrap();
-    let verified = run(Command::new(ssh_keygen())
-        .args([
-            "-Y",
-            "verify",
-            "-n",
-            "file",
-            "-I",
-            "tester@agentry.test",
-            "-f",
-        ])
-        .arg(&signers)
-        .arg("-s")
-        .arg(&signature)
-        .stdin(std::fs::File::open(&message).unwrap()));
+    let verified = ssh_keygen_verify(&ssh_keygen(), public, &message, &signers);
     assert!(verified.status.success(), "verify: {}", describe(&verified));
 }
 

@@ -5,6 +5,7 @@
 //! instead, and OpenSSH's refusal of a key file others can read.
 #![cfg(unix)]
 
+use agentry_tests::tools::ssh_keygen_verify;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -153,24 +154,7 @@ fn sign_and_verify(daemon: &Daemon, dir: &Path, name: &str) -> Result<(), String
         return Err(format!("sign: {}", describe(&signed)));
     }
     let signers = dir.join(format!("{name}.signers"));
-    let line = std::fs::read_to_string(&public).unwrap();
-    std::fs::write(&signers, format!("tester@agentry.test {line}")).unwrap();
-    let verified = Command::new(&keygen)
-        .args([
-            "-Y",
-            "verify",
-            "-n",
-            "file",
-            "-I",
-            "tester@agentry.test",
-            "-f",
-        ])
-        .arg(&signers)
-        .arg("-s")
-        .arg(message.with_extension("msg.sig"))
-        .stdin(std::fs::File::open(&message).unwrap())
-        .output()
-        .unwrap();
+    let verified = ssh_keygen_verify(&keygen, &public, &message, &signers);
     match verified.status.success() {
         true => Ok(()),
         false => Err(format!("verify: {}", describe(&verified))),

@@ -40,6 +40,30 @@ pub fn run(command: &mut Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
 }
 
+/// Verifies with `ssh-keygen -Y verify` (namespace `file`) that `MESSAGE.sig`, as `ssh-keygen -Y
+/// sign` wrote it, is `public`'s signature of `message`, listing that key in the allowed-signers
+/// file `signers`. Returns ssh-keygen's output.
+pub fn ssh_keygen_verify(keygen: &Path, public: &Path, message: &Path, signers: &Path) -> Output {
+    let key = std::fs::read_to_string(public).expect("read the public key");
+    std::fs::write(signers, format!("tester@agentry.test {key}")).expect("write allowed signers");
+    let mut signature = message.as_os_str().to_owned();
+    signature.push(".sig");
+    run(Command::new(keygen)
+        .args([
+            "-Y",
+            "verify",
+            "-n",
+            "file",
+            "-I",
+            "tester@agentry.test",
+            "-f",
+        ])
+        .arg(signers)
+        .arg("-s")
+        .arg(signature)
+        .stdin(std::fs::File::open(message).expect("open the message")))
+}
+
 /// `output`'s stdout and stderr, for assertion messages.
 pub fn describe(output: &Output) -> String {
     format!(
