@@ -5,8 +5,7 @@
 //! instead, and OpenSSH's refusal of a key file others can read.
 #![cfg(unix)]
 
-use agentry_tests::tools::ssh_keygen_verify;
-use std::io::Write;
+use agentry_tests::tools::{run_with_input, ssh_keygen_verify};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -115,19 +114,7 @@ impl Daemon {
 
     /// `agentry add FILE` with `input` on standard input (passphrases, one a line).
     fn add(&self, file: &Path, input: &str) -> Output {
-        let mut child = self
-            .agentry()
-            .arg("add")
-            .arg(file)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let _ = stdin.write_all(input.as_bytes()); // agentry may not read it all
-        drop(stdin);
-        child.wait_with_output().unwrap()
+        run_with_input(self.agentry().arg("add").arg(file), input)
     }
 }
 

@@ -1,8 +1,9 @@
 //! Running real tools (OpenSSH, PuTTY, runuser) from tests. A missing tool fails the test with
 //! a message saying what to install: interop tests never pass by skipping.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// The full path of `tool`, or a panic naming the package that provides it.
 pub fn require_tool(tool: &str, package: &str) -> PathBuf {
@@ -29,7 +30,7 @@ pub fn agent_command(tool: &Path, socket: &Path) -> Command {
         .env_remove("SSH_AGENT_PID")
         .env_remove("DISPLAY")
         .env_remove("SSH_ASKPASS")
-        .stdin(std::process::Stdio::null());
+        .stdin(Stdio::null());
     command
 }
 
@@ -38,6 +39,21 @@ pub fn run(command: &mut Command) -> Output {
     command
         .output()
         .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+}
+
+/// Runs `command` with `input` written to its standard input (then closed), and returns its
+/// output. A program that exits without reading it all is not an error.
+pub fn run_with_input(command: &mut Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    child.wait_with_output().expect("wait for the command")
 }
 
 /// Verifies with `ssh-keygen -Y verify` (namespace `file`) that `MESSAGE.sig`, as `ssh-keygen -Y
