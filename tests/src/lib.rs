@@ -8,6 +8,7 @@
 #[cfg(unix)]
 pub mod chain;
 pub mod fixtures;
+mod server_thread;
 pub mod transport;
 
 #[cfg(all(unix, not(target_os = "macos")))]
