@@ -9,18 +9,14 @@ use agentry_tests::fixtures::private_key_copy;
 use agentry_tests::secret_service::{in_private_secret_service, SecretService};
 use agentry_tests::server::{private_tempdir, TestAgent};
 use agentry_tests::tools::{
-    agent_command, describe, require_tool, run, run_with_input, ssh_keygen_verify,
+    agent_command, command_without_agent, describe, require_tool, run, run_with_input,
+    ssh_keygen_verify,
 };
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn agentry() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
-    command
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("SSH_AGENT_PID")
-        .stdin(Stdio::null());
-    command
+    command_without_agent(env!("CARGO_BIN_EXE_agentry"))
 }
 
 fn agentry_ok(args: &[&str]) -> Output {

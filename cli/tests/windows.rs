@@ -4,18 +4,14 @@
 //! timeout (the agent's native confirmation box answered from the test by its caption).
 #![cfg(windows)]
 
+use agentry_tests::tools::command_without_agent;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn agentry() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
-    command
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("SSH_AGENT_PID")
-        .stdin(Stdio::null());
-    command
+    command_without_agent(env!("CARGO_BIN_EXE_agentry"))
 }
 
 fn run(command: &mut Command) -> Output {

@@ -17,7 +17,6 @@ pub mod secret_service;
 pub mod server;
 #[cfg(unix)]
 pub mod sshd;
-#[cfg(unix)]
 pub mod tools;
 #[cfg(windows)]
 pub mod windows;

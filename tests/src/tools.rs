@@ -1,6 +1,7 @@
 //! Running real tools (OpenSSH, PuTTY, runuser) from tests. A missing tool fails the test with
 //! a message saying what to install: interop tests never pass by skipping.
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -20,6 +21,17 @@ pub fn require_tool(tool: &str, package: &str) -> PathBuf {
         }
     }
     panic!("this test needs `{tool}`, which is not installed: install the `{package}` package (scripts install openssh-client openssh-server putty-tools)");
+}
+
+/// A command for `program` that finds no agent through the caller's environment
+/// (`SSH_AUTH_SOCK` and `SSH_AGENT_PID` removed), with nothing on standard input.
+pub fn command_without_agent(program: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("SSH_AGENT_PID")
+        .stdin(Stdio::null());
+    command
 }
 
 /// A command for `tool` talking to the agent at `socket`, with a clean environment for it.
@@ -91,6 +103,7 @@ pub fn describe(output: &Output) -> String {
 }
 
 /// True when this process runs as root.
+#[cfg(unix)]
 pub fn running_as_root() -> bool {
     agentry_platform::unix::peer::our_uid() == 0
 }
