@@ -4,8 +4,9 @@
 //! latency), and the 1,000 extra keys added before timing a long list.
 
 use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
-use agentry_core::proto::msg;
+use agentry_core::proto::{msg, Request, SignRequest};
 use std::io::{Read, Write};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Sends one message body and returns the reply body.
@@ -80,6 +81,19 @@ pub(crate) fn run<S: Read + Write>(
         p50_us: at(0.50),
         p99_us: at(0.99),
     }
+}
+
+/// The body of a sign request for the key in the OpenSSH public key file `public`: 128 bytes of
+/// data, with `flags`.
+pub(crate) fn sign_body(public: &Path, flags: u32) -> Vec<u8> {
+    let public = ssh_key::PublicKey::read_openssh_file(public).expect("read public key");
+    Request::Sign(SignRequest {
+        key_blob: ssh_encoding::Encode::encode_vec(public.key_data()).unwrap(),
+        data: vec![0x5a; 128],
+        flags,
+    })
+    .encode()
+    .to_vec()
 }
 
 /// `count` framed `SSH_AGENTC_ADD_IDENTITY` requests for Ed25519 keys from fixed seeds.

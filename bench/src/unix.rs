@@ -2,9 +2,9 @@
 //! the same Ed25519, ECDSA P-256 and RSA-3072 fixture keys (see `main.rs`).
 
 use crate::agents::{agentry_binary, fixture_key, openssh_version, AgentProcess};
-use crate::client::{self, call, many_ed25519_keys, Stats};
+use crate::client::{self, call, many_ed25519_keys, sign_body, Stats};
 use agentry_core::frame::encode_frame;
-use agentry_core::proto::{msg, Request, SignRequest, SIGN_FLAG_RSA_SHA2_512};
+use agentry_core::proto::{msg, SIGN_FLAG_RSA_SHA2_512};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -63,15 +63,7 @@ pub(crate) fn main() {
         if only.as_deref().is_some_and(|o| o != *name) {
             continue;
         }
-        let public = ssh_key::PublicKey::read_openssh_file(dir.path().join(format!("{name}.pub")))
-            .expect("read public key");
-        let body = Request::Sign(SignRequest {
-            key_blob: ssh_encoding::Encode::encode_vec(public.key_data()).unwrap(),
-            data: vec![0x5a; 128],
-            flags: *flags,
-        })
-        .encode()
-        .to_vec();
+        let body = sign_body(&dir.path().join(format!("{name}.pub")), *flags);
         for connections in [1, 4] {
             let [ours, theirs] = agents.each_ref().map(|a| {
                 client::run(

@@ -6,9 +6,9 @@
 //! 1,000 more. It prints ops/s, p50 and p99 per transport and the ratio pipe : `WM_COPYDATA`.
 //! No OpenSSH agent runs there, and Wine is not Windows: ratios only, no targets.
 
-use crate::client::{self, call, many_ed25519_keys, Stats};
+use crate::client::{self, call, many_ed25519_keys, sign_body, Stats};
 use agentry_core::frame::encode_frame;
-use agentry_core::proto::{msg, Request, SignRequest, SIGN_FLAG_RSA_SHA2_512};
+use agentry_core::proto::{msg, SIGN_FLAG_RSA_SHA2_512};
 use agentry_platform::windows::client::{connect_pipe, CopyDataStream};
 use agentry_platform::windows::PAGEANT_WINDOW;
 use std::path::{Path, PathBuf};
@@ -79,15 +79,7 @@ pub(crate) fn main() {
         "operation", "conns", "ratio"
     );
     for (name, flags) in KEYS {
-        let public = ssh_key::PublicKey::read_openssh_file(keys.join(format!("{name}.pub")))
-            .expect("read public key");
-        let body = Request::Sign(SignRequest {
-            key_blob: ssh_encoding::Encode::encode_vec(public.key_data()).unwrap(),
-            data: vec![0x5a; 128],
-            flags: *flags,
-        })
-        .encode()
-        .to_vec();
+        let body = sign_body(&keys.join(format!("{name}.pub")), *flags);
         for connections in [1, 4] {
             let expect = msg::SIGN_RESPONSE;
             let pipe = client::run(over_pipe, &body, expect, connections, duration);

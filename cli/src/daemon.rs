@@ -6,7 +6,7 @@
 
 use crate::agent_args::AgentArgs;
 use crate::config::{Backend, Config};
-use crate::ready::{agent_pid_from_env, spawn_until_ready};
+use crate::ready::{agent_pid_from_env, background_start_command, spawn_until_ready};
 use crate::shell::Syntax;
 use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
@@ -194,15 +194,8 @@ async fn serve_while_command_runs(
 /// agent's own log goes nowhere, so the config's key entries are checked here first and their
 /// problems shown.
 fn start_in_background(args: &StartArgs, config: &Config) -> Outcome {
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::new(format!("cannot find the agentry executable: {e}")))?;
-    let mut command = Command::new(exe);
-    command.args(["start", "--foreground", "--notify-ready"]);
-    if let Some(path) = &config.path {
-        let can_prompt = config.askpass.is_some() || AskpassPrompter::from_env().is_some();
-        crate::config::report_key_problems(config, path, can_prompt);
-        command.arg("--config").arg(path);
-    }
+    let can_prompt = config.askpass.is_some() || AskpassPrompter::from_env().is_some();
+    let mut command = background_start_command(config, can_prompt)?;
     if let Some(path) = &args.address {
         command.arg("-a").arg(path);
     }

@@ -3,9 +3,28 @@
 //! or, if it exits first, turn its last stderr line into the error; find the agent to stop from
 //! `SSH_AGENT_PID`.
 
+use crate::config::Config;
 use crate::Failure;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
+
+/// `agentry start --foreground --notify-ready` for this executable, with `--config` when `config`
+/// was read from a file. The background agent's log goes nowhere, so that file's key problems are
+/// shown here first (`can_prompt`: whether the agent will be able to ask for passphrases).
+pub(crate) fn background_start_command(
+    config: &Config,
+    can_prompt: bool,
+) -> Result<Command, Failure> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::new(format!("cannot find the agentry executable: {e}")))?;
+    let mut command = Command::new(exe);
+    command.args(["start", "--foreground", "--notify-ready"]);
+    if let Some(path) = &config.path {
+        crate::config::report_key_problems(config, path, can_prompt);
+        command.arg("--config").arg(path);
+    }
+    Ok(command)
+}
 
 /// Spawns `command` (already detached as the OS requires) and waits until it reports where it
 /// listens. Returns that address and the agent's process id.

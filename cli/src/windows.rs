@@ -7,7 +7,7 @@
 
 use crate::agent_args::AgentArgs;
 use crate::config::{Backend, Config};
-use crate::ready::{agent_pid_from_env, spawn_until_ready};
+use crate::ready::{agent_pid_from_env, background_start_command, spawn_until_ready};
 use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
 use agentry_core::Agent;
@@ -213,14 +213,7 @@ pub(crate) fn start(args: StartArgs, config: Config) -> Outcome {
 
 /// Re-executes `agentry start -D --notify-ready …` detached and prints where it listens.
 fn start_in_background(args: &StartArgs, config: &Config) -> Outcome {
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::new(format!("cannot find the agentry executable: {e}")))?;
-    let mut command = Command::new(exe);
-    command.args(["start", "--foreground", "--notify-ready"]);
-    if let Some(path) = &config.path {
-        crate::config::report_key_problems(config, path, true);
-        command.arg("--config").arg(path);
-    }
+    let mut command = background_start_command(config, true)?;
     if let Some(pipe) = &args.address {
         command.arg("-a").arg(pipe);
     }

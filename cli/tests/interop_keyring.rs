@@ -8,17 +8,15 @@
 use agentry_tests::fixtures::private_key_copy;
 use agentry_tests::secret_service::{in_private_secret_service, SecretService};
 use agentry_tests::server::{private_tempdir, TestAgent};
-use agentry_tests::tools::{agent_command, describe, require_tool, run};
+use agentry_tests::tools::{
+    agent_command, command_without_agent, describe, require_tool, run, run_with_input,
+    ssh_keygen_verify,
+};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn agentry() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
-    command
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("SSH_AGENT_PID")
-        .stdin(Stdio::null());
-    command
+    command_without_agent(env!("CARGO_BIN_EXE_agentry"))
 }
 
 fn agentry_ok(args: &[&str]) -> Output {
@@ -66,22 +64,7 @@ fn sign_and_verify(agent: &TestAgent, dir: &Path, public: &Path) {
         .arg(&message));
     assert!(signed.status.success(), "sign: {}", describe(&signed));
     let signers = dir.join("allowed_signers");
-    let key = std::fs::read_to_string(public).unwrap();
-    std::fs::write(&signers, format!("tester@agentry.test {key}")).unwrap();
-    let verified = run(Command::new(ssh_keygen())
-        .args([
-            "-Y",
-            "verify",
-            "-n",
-            "file",
-            "-I",
-            "tester@agentry.test",
-            "-f",
-        ])
-        .arg(&signers)
-        .arg("-s")
-        .arg(&signature)
-        .stdin(std::fs::File::open(&message).unwrap()));
+    let verified = ssh_keygen_verify(&ssh_keygen(), public, &message, &signers);
     assert!(verified.status.success(), "verify: {}", describe(&verified));
 }
 
@@ -271,23 +254,14 @@ fn a_remembered_passphrase_is_used_then_forgotten() {
             let file = private_key_copy(dir.path(), "ed25519-encrypted");
             let fp = fingerprint(&dir.path().join("ed25519-encrypted.pub"));
             let add = |agent: &TestAgent, passphrase: Option<&str>| {
-                let mut child = agentry()
-                    .env("SSH_AUTH_SOCK", agent.socket())
-                    .args(["add", "--remember"])
-                    .arg(&file)
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                {
-                    use std::io::Write;
-                    let mut stdin = child.stdin.take().unwrap();
-                    if let Some(p) = passphrase {
-                        writeln!(stdin, "{p}").unwrap();
-                    }
-                }
-                child.wait_with_output().unwrap()
+                let typed = passphrase.map(|p| format!("{p}\n")).unwrap_or_default();
+                run_with_input(
+                    agentry()
+                        .env("SSH_AUTH_SOCK", agent.socket())
+                        .args(["add", "--remember"])
+                        .arg(&file),
+                    &typed,
+                )
             };
 
             // First use: asked for (on stdin here), then kept under the key's fingerprint.
@@ -394,20 +368,13 @@ fn a_remembered_passphrase_decrypts_a_deferred_key_at_first_use() {
             {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            let mut add = agentry()
-                .env("SSH_AUTH_SOCK", &socket)
-                .args(["add", "--encrypted", "--remember"])
-                .arg(&file)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            {
-                use std::io::Write;
-                writeln!(add.stdin.take().unwrap(), "correct horse").unwrap();
-            }
-            let added = add.wait_with_output().unwrap();
+            let added = run_with_input(
+                agentry()
+                    .env("SSH_AUTH_SOCK", &socket)
+                    .args(["add", "--encrypted", "--remember"])
+                    .arg(&file),
+                "correct horse\n",
+            );
             let sign = || {
                 let message = dir.path().join("message");
                 std::fs::write(&message, b"deferred and remembered\n").unwrap();

@@ -5,7 +5,7 @@
 //! instead, and OpenSSH's refusal of a key file others can read.
 #![cfg(unix)]
 
-use std::io::Write;
+use agentry_tests::tools::{run_with_input, ssh_keygen_verify};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -114,19 +114,7 @@ impl Daemon {
 
     /// `agentry add FILE` with `input` on standard input (passphrases, one a line).
     fn add(&self, file: &Path, input: &str) -> Output {
-        let mut child = self
-            .agentry()
-            .arg("add")
-            .arg(file)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let _ = stdin.write_all(input.as_bytes()); // agentry may not read it all
-        drop(stdin);
-        child.wait_with_output().unwrap()
+        run_with_input(self.agentry().arg("add").arg(file), input)
     }
 }
 
@@ -153,24 +141,7 @@ fn sign_and_verify(daemon: &Daemon, dir: &Path, name: &str) -> Result<(), String
         return Err(format!("sign: {}", describe(&signed)));
     }
     let signers = dir.join(format!("{name}.signers"));
-    let line = std::fs::read_to_string(&public).unwrap();
-    std::fs::write(&signers, format!("tester@agentry.test {line}")).unwrap();
-    let verified = Command::new(&keygen)
-        .args([
-            "-Y",
-            "verify",
-            "-n",
-            "file",
-            "-I",
-            "tester@agentry.test",
-            "-f",
-        ])
-        .arg(&signers)
-        .arg("-s")
-        .arg(message.with_extension("msg.sig"))
-        .stdin(std::fs::File::open(&message).unwrap())
-        .output()
-        .unwrap();
+    let verified = ssh_keygen_verify(&keygen, &public, &message, &signers);
     match verified.status.success() {
         true => Ok(()),
         false => Err(format!("verify: {}", describe(&verified))),

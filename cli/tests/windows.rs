@@ -6,18 +6,14 @@
 
 use agentry_platform::windows::file_access::write_private_file;
 use agentry_platform::windows::security::{current_user_sid, SecurityDescriptor};
+use agentry_tests::tools::command_without_agent;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn agentry() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
-    command
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("SSH_AGENT_PID")
-        .stdin(Stdio::null());
-    command
+    command_without_agent(env!("CARGO_BIN_EXE_agentry"))
 }
 
 /// A private copy of fixture key `name` in a fresh directory, as a user's key file is: agentry

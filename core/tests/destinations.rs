@@ -6,7 +6,7 @@
 mod common;
 
 use agentry_core::proto::{
-    Constraint, DestinationConstraint, Extension, Hop, HopKey, Request, Response, SessionBind,
+    DestinationConstraint, Extension, Hop, HopKey, Request, Response, SessionBind,
 };
 use agentry_core::wire::Writer;
 use agentry_core::{Agent, AgentOptions, Session};
@@ -76,30 +76,13 @@ fn between(from: &Host, to: &Host, user: &str) -> DestinationConstraint {
 
 async fn agent_with_restricted_key(dests: Vec<DestinationConstraint>) -> Agent {
     let agent = Agent::new(AgentOptions::new());
-    let Ok(Request::AddIdentity(mut add)) = Request::decode(&request_bytes("ssh-add-ed25519.bin"))
-    else {
-        panic!("fixture")
-    };
-    add.constrained = true;
-    add.constraints = vec![Constraint::RestrictDestination(dests)];
-    let body = Request::AddIdentity(add).encode();
-    assert_eq!(call(&agent, &mut session(), &body).await, Response::Success);
+    add_restricted_ed25519(&agent, dests).await;
     agent
 }
 
 /// The data ssh signs for `publickey-hostbound-v00@openssh.com` user authentication.
 fn userauth(sid: &[u8], user: &str, host: &Host) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.string(sid)
-        .u8(50)
-        .string(user.as_bytes())
-        .string(b"ssh-connection")
-        .string(b"publickey-hostbound-v00@openssh.com")
-        .u8(1)
-        .string(b"ssh-ed25519")
-        .string(&public_blob("ed25519"))
-        .string(&host.blob());
-    w.into_bytes()
+    hostbound_userauth(sid, user, &host.blob())
 }
 
 async fn sign_as(agent: &Agent, s: &mut Session, data: &[u8]) -> bool {

@@ -7,7 +7,7 @@ mod common;
 
 use agentry_core::known_hosts::KnownHosts;
 use agentry_core::proto::{
-    Constraint, DestinationConstraint, Extension, Hop, HopKey, Request, Response, SessionBind,
+    DestinationConstraint, Extension, Hop, HopKey, Request, Response, SessionBind,
 };
 use agentry_core::wire::Writer;
 use agentry_core::{Agent, AgentOptions, Session};
@@ -74,17 +74,7 @@ impl CertHost {
     }
 
     fn userauth(&self, sid: &[u8], user: &str) -> Vec<u8> {
-        let mut w = Writer::new();
-        w.string(sid)
-            .u8(50)
-            .string(user.as_bytes())
-            .string(b"ssh-connection")
-            .string(b"publickey-hostbound-v00@openssh.com")
-            .u8(1)
-            .string(b"ssh-ed25519")
-            .string(&public_blob("ed25519"))
-            .string(&self.cert);
-        w.into_bytes()
+        hostbound_userauth(sid, user, &self.cert)
     }
 }
 
@@ -111,14 +101,7 @@ fn ca_hop(hostname: &str, ca: &ssh_key::PrivateKey, is_ca: bool) -> Hop {
 
 async fn agent_restricted_to(dests: Vec<DestinationConstraint>) -> Agent {
     let agent = Agent::with_parts(AgentOptions::new(), None, std::sync::Arc::new(FixedTime));
-    let Ok(Request::AddIdentity(mut add)) = Request::decode(&request_bytes("ssh-add-ed25519.bin"))
-    else {
-        panic!("fixture")
-    };
-    add.constrained = true;
-    add.constraints = vec![Constraint::RestrictDestination(dests)];
-    let body = Request::AddIdentity(add).encode();
-    assert_eq!(call(&agent, &mut session(), &body).await, Response::Success);
+    add_restricted_ed25519(&agent, dests).await;
     agent
 }
 

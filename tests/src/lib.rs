@@ -8,6 +8,7 @@
 #[cfg(unix)]
 pub mod chain;
 pub mod fixtures;
+mod server_thread;
 pub mod transport;
 
 #[cfg(all(unix, not(target_os = "macos")))]
@@ -16,7 +17,6 @@ pub mod secret_service;
 pub mod server;
 #[cfg(unix)]
 pub mod sshd;
-#[cfg(unix)]
 pub mod tools;
 #[cfg(windows)]
 pub mod windows;

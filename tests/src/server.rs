@@ -2,6 +2,7 @@
 //! tools. The server runs on its own thread and runtime, so tests stay plain blocking code; it
 //! shuts down (and its socket directory is removed) when the [`TestAgent`] is dropped.
 
+use crate::server_thread::ServerThread;
 use agentry_core::prompt::{ConfirmRequest, PromptFuture, Prompter};
 use agentry_core::{Agent, AgentOptions};
 use agentry_platform::unix::{bind_agent_socket, serve};
@@ -12,10 +13,10 @@ use std::sync::{Arc, Mutex};
 /// A running in-process agent.
 #[derive(Debug)]
 pub struct TestAgent {
+    /// First, so the server stops before the rest is dropped.
+    _server: ServerThread,
     agent: Agent,
     path: PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -40,28 +41,19 @@ impl TestAgent {
         let dir = private_tempdir();
         let path = dir.path().join("agent.sock");
         let mut socket = bind_agent_socket(Some(&path)).expect("bind test socket");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = agent.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("test runtime");
-            runtime.block_on(async move {
-                let listener = socket.tokio_listener().expect("tokio listener");
-                ready_tx.send(()).expect("signal ready");
-                serve(listener, served, stopped).await;
-                drop(socket);
-            });
+        let server = ServerThread::spawn(move |stopped| async move {
+            let listener = socket.tokio_listener().expect("tokio listener");
+            ready_tx.send(()).expect("signal ready");
+            serve(listener, served, stopped).await;
+            drop(socket);
         });
         ready_rx.recv().expect("server thread started");
         Self {
+            _server: server,
             agent,
             path,
-            stop: Some(stop),
-            thread: Some(thread),
             _dir: dir,
         }
     }
@@ -74,17 +66,6 @@ impl TestAgent {
     /// The agent being served, for looking inside.
     pub fn agent(&self) -> &Agent {
         &self.agent
-    }
-}
-
-impl Drop for TestAgent {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! and stops when the [`WinTestAgent`] is dropped. [`PipeTransport`] and [`CopyDataTransport`]
 //! are the conformance suite's ways in.
 
+use crate::server_thread::ServerThread;
 use crate::transport::{Connection, StreamConnection, Transport};
 use agentry_core::{Agent, AgentOptions};
 use agentry_platform::serve::ServeOptions;
@@ -16,11 +17,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// A running in-process agent on a pipe (and maybe a window).
 #[derive(Debug)]
 pub struct WinTestAgent {
+    /// First, so the server stops before the rest is dropped.
+    _server: ServerThread,
     agent: Agent,
     pipe: String,
     window: Option<String>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// A name no other test in this run uses: `agentry-test-PID-N`.
@@ -51,42 +52,31 @@ impl WinTestAgent {
 
     /// Serves `agent` like [`WinTestAgent::serve`], returning why it could not start.
     pub fn try_serve(agent: Agent, pipe: &str, window: Option<&str>) -> Result<Self, String> {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let served = agent.clone();
         let (pipe_name, window_name) = (pipe.to_owned(), window.map(str::to_owned));
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("test runtime");
-            runtime.block_on(async move {
-                let listener = match PipeListener::bind(&pipe_name) {
-                    Ok(l) => l,
-                    Err(e) => return ready_tx.send(Err(e.to_string())).expect("report"),
-                };
-                let window = match window_name.map(|w| CopyDataWindow::start(&w, served.clone())) {
-                    Some(Err(e)) => return ready_tx.send(Err(e.to_string())).expect("report"),
-                    other => other.map(Result::unwrap),
-                };
-                ready_tx.send(Ok(())).expect("signal ready");
-                serve_pipe(listener, served, stopped, ServeOptions::default()).await;
-                drop(window);
-            });
+        let server = ServerThread::spawn(move |stopped| async move {
+            let listener = match PipeListener::bind(&pipe_name) {
+                Ok(l) => l,
+                Err(e) => return ready_tx.send(Err(e.to_string())).expect("report"),
+            };
+            let window = match window_name.map(|w| CopyDataWindow::start(&w, served.clone())) {
+                Some(Err(e)) => return ready_tx.send(Err(e.to_string())).expect("report"),
+                other => other.map(Result::unwrap),
+            };
+            ready_tx.send(Ok(())).expect("signal ready");
+            serve_pipe(listener, served, stopped, ServeOptions::default()).await;
+            drop(window);
         });
+        // On failure the thread has ended: dropping `server` joins it.
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Self {
+                _server: server,
                 agent,
                 pipe: pipe.to_owned(),
                 window: window.map(str::to_owned),
-                stop: Some(stop),
-                thread: Some(thread),
             }),
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                Err(e)
-            }
+            Ok(Err(e)) => Err(e),
             Err(_) => Err("server thread died".to_owned()),
         }
     }
@@ -104,17 +94,6 @@ impl WinTestAgent {
     /// The agent being served.
     pub fn agent(&self) -> &Agent {
         &self.agent
-    }
-}
-
-impl Drop for WinTestAgent {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

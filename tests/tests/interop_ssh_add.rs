@@ -8,7 +8,9 @@ use agentry_core::prompt::Prompter;
 use agentry_core::{Agent, AgentOptions};
 use agentry_tests::fixtures::private_key_copy;
 use agentry_tests::server::{private_tempdir, ScriptedPrompter, TestAgent};
-use agentry_tests::tools::{agent_command, describe, require_tool, run, running_as_root};
+use agentry_tests::tools::{
+    agent_command, describe, require_tool, run, running_as_root, ssh_keygen_verify,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -165,24 +167,14 @@ fn sign_with_ssh_keygen(agent: &TestAgent, dir: &Path, name: &str) -> std::proce
 }
 
 fn verify_with_ssh_keygen(dir: &Path, name: &str) -> std::process::Output {
-    let public = std::fs::read_to_string(dir.join(format!("{name}.pub"))).unwrap();
-    let signers = dir.join("allowed_signers");
-    std::fs::write(&signers, format!("tester@agentry.test {public}")).unwrap();
+    let public = dir.join(format!("{name}.pub"));
     let message = dir.join(format!("{name}-message"));
-    run(std::process::Command::new(ssh_keygen())
-        .args([
-            "-Y",
-            "verify",
-            "-n",
-            "file",
-            "-I",
-            "tester@agentry.test",
-            "-f",
-        ])
-        .arg(&signers)
-        .arg("-s")
-        .arg(message.with_extension("sig"))
-        .stdin(std::fs::File::open(&message).unwrap()))
+    ssh_keygen_verify(
+        &ssh_keygen(),
+        &public,
+        &message,
+        &dir.join("allowed_signers"),
+    )
 }
 
 #[test]

@@ -104,6 +104,67 @@ impl Prompter for GatePrompter {
     }
 }
 
+/// An agent asking a [`GatePrompter`], served on a fresh pipe and window, and a client on the
+/// pipe.
+struct Gated {
+    pipe: AgentClient<Box<dyn Stream>>,
+    /// Serves until dropped (after the client).
+    _served: WinTestAgent,
+    name: String,
+    prompter: Arc<GatePrompter>,
+    answer: tokio::sync::watch::Sender<Option<bool>>,
+}
+
+impl Gated {
+    /// Serves an agent whose prompts wait at a closed gate, and connects to its pipe.
+    fn serve() -> Self {
+        let (answer, answer_rx) = tokio::sync::watch::channel(None);
+        let prompter = Arc::new(GatePrompter {
+            asked: Mutex::new(Vec::new()),
+            answer: answer_rx,
+        });
+        let agent = Agent::with_parts(
+            AgentOptions::new(),
+            Some(prompter.clone() as Arc<dyn Prompter>),
+            Arc::new(agentry_core::clock::TokioClock),
+        );
+        let name = unique_name();
+        let served = WinTestAgent::serve(agent, &format!(r"\\.\pipe\{name}"), Some(&name));
+        let pipe = AgentClient::new(
+            Box::new(connect_pipe(served.pipe()).unwrap()) as Box<dyn Stream>,
+            served.pipe().into(),
+        );
+        Self {
+            pipe,
+            _served: served,
+            name,
+            prompter,
+            answer,
+        }
+    }
+
+    /// A `WM_COPYDATA` sign request waits at the gate (panics with `what` if nothing is asked
+    /// within 10 s) while the pipe still lists the one key; once the gate opens, it is signed.
+    fn copydata_sign_waits_while_the_pipe_answers(&mut self, what: &str) {
+        let window = self.name.clone();
+        let signer =
+            std::thread::spawn(move || copydata_call(&window, &encode_frame(&sign_request())));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.prompter.asked.lock().unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The window thread is blocked on the prompt; the pipe still answers.
+        match self.pipe.request(&Request::RequestIdentities).unwrap() {
+            Response::Identities(ids) => assert_eq!(ids.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        self.answer.send(Some(true)).unwrap();
+        let reply = signer.join().unwrap().expect("WM_COPYDATA sign");
+        assert_eq!(reply[0], msg::SIGN_RESPONSE);
+    }
+}
+
 fn sign_request() -> Vec<u8> {
     Request::Sign(SignRequest {
         key_blob: fixtures::public_blob("ed25519"),
@@ -116,49 +177,26 @@ fn sign_request() -> Vec<u8> {
 
 #[test]
 fn a_prompt_for_a_copydata_client_does_not_stop_the_pipe() {
-    let (answer, answer_rx) = tokio::sync::watch::channel(None);
-    let prompter = Arc::new(GatePrompter {
-        asked: Mutex::new(Vec::new()),
-        answer: answer_rx,
-    });
-    let agent = Agent::with_parts(
-        AgentOptions::new(),
-        Some(prompter.clone() as Arc<dyn Prompter>),
-        Arc::new(agentry_core::clock::TokioClock),
-    );
-    let name = unique_name();
-    let served = WinTestAgent::serve(agent, &format!(r"\\.\pipe\{name}"), Some(&name));
-    let mut pipe = AgentClient::new(
-        Box::new(connect_pipe(served.pipe()).unwrap()) as Box<dyn Stream>,
-        served.pipe().into(),
-    );
-    let added = pipe.call(&fixtures::request("ssh-add-c-ed25519")).unwrap();
+    let mut gated = Gated::serve();
+    let added = gated
+        .pipe
+        .call(&fixtures::request("ssh-add-c-ed25519"))
+        .unwrap();
     assert_eq!(added, [msg::SUCCESS]);
-    let window = name.clone();
-    let signer = std::thread::spawn(move || copydata_call(&window, &encode_frame(&sign_request())));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while prompter.asked.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "no prompt");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    // The window thread is blocked on the prompt; the pipe still answers.
-    match pipe.request(&Request::RequestIdentities).unwrap() {
-        Response::Identities(ids) => assert_eq!(ids.len(), 1),
-        other => panic!("{other:?}"),
-    }
-    answer.send(Some(true)).unwrap();
-    let reply = signer.join().unwrap().expect("WM_COPYDATA sign");
-    assert_eq!(reply[0], msg::SIGN_RESPONSE);
-    let asked = prompter.asked.lock().unwrap()[0].clone();
+    gated.copydata_sign_waits_while_the_pipe_answers("no prompt");
+    let asked = gated.prompter.asked.lock().unwrap()[0].clone();
     assert_eq!(asked.client.transport, "WM_COPYDATA");
     // Over the pipe the prompt names the client process.
-    assert_eq!(pipe.call(&sign_request()).unwrap()[0], msg::SIGN_RESPONSE);
-    let asked = prompter.asked.lock().unwrap()[1].clone();
+    assert_eq!(
+        gated.pipe.call(&sign_request()).unwrap()[0],
+        msg::SIGN_RESPONSE
+    );
+    let asked = gated.prompter.asked.lock().unwrap()[1].clone();
     assert_eq!(asked.client.transport, "named pipe");
     assert_eq!(asked.client.pid, Some(std::process::id()));
     // A refused prompt is a plain FAILURE for a WM_COPYDATA client.
-    answer.send(Some(false)).unwrap();
-    let refused = copydata_call(&name, &encode_frame(&sign_request())).unwrap();
+    gated.answer.send(Some(false)).unwrap();
+    let refused = copydata_call(&gated.name, &encode_frame(&sign_request())).unwrap();
     assert_eq!(refused, [msg::FAILURE]);
 }
 
@@ -167,45 +205,20 @@ fn a_prompt_for_a_copydata_client_does_not_stop_the_pipe() {
 /// elsewhere, the pipe is served meanwhile, and the signature arrives once the prompt is answered.
 #[test]
 fn a_passphrase_prompt_for_a_copydata_client_does_not_stop_the_pipe() {
-    let (answer, answer_rx) = tokio::sync::watch::channel(None);
-    let prompter = Arc::new(GatePrompter {
-        asked: Mutex::new(Vec::new()),
-        answer: answer_rx,
-    });
-    let agent = Agent::with_parts(
-        AgentOptions::new(),
-        Some(prompter.clone() as Arc<dyn Prompter>),
-        Arc::new(agentry_core::clock::TokioClock),
-    );
-    let name = unique_name();
-    let served = WinTestAgent::serve(agent, &format!(r"\\.\pipe\{name}"), Some(&name));
-    let mut pipe = AgentClient::new(
-        Box::new(connect_pipe(served.pipe()).unwrap()) as Box<dyn Stream>,
-        served.pipe().into(),
-    );
+    let mut gated = Gated::serve();
     let ppk =
         std::fs::read(fixtures::fixtures_dir().join("keys/ppk/ed25519-encrypted.ppk")).unwrap();
     let add = Request::Extension(agentry_core::proto::Extension::AddPpk {
         ppk: Zeroizing::new(ppk),
         constraints: Vec::new(),
     });
-    assert_eq!(pipe.request(&add).unwrap(), Response::Success);
-    assert!(prompter.asked.lock().unwrap().is_empty(), "adding asked");
-    let window = name.clone();
-    let signer = std::thread::spawn(move || copydata_call(&window, &encode_frame(&sign_request())));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while prompter.asked.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "no passphrase prompt");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    match pipe.request(&Request::RequestIdentities).unwrap() {
-        Response::Identities(ids) => assert_eq!(ids.len(), 1),
-        other => panic!("{other:?}"),
-    }
-    answer.send(Some(true)).unwrap();
-    let reply = signer.join().unwrap().expect("WM_COPYDATA sign");
-    assert_eq!(reply[0], msg::SIGN_RESPONSE);
-    let asked = prompter.asked.lock().unwrap().clone();
+    assert_eq!(gated.pipe.request(&add).unwrap(), Response::Success);
+    assert!(
+        gated.prompter.asked.lock().unwrap().is_empty(),
+        "adding asked"
+    );
+    gated.copydata_sign_waits_while_the_pipe_answers("no passphrase prompt");
+    let asked = gated.prompter.asked.lock().unwrap().clone();
     assert_eq!(asked.len(), 1);
     assert_eq!(asked[0].client.transport, "WM_COPYDATA");
 }

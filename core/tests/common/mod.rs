@@ -4,7 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use agentry_core::proto::{Request, Response, SignRequest};
+use agentry_core::proto::{Constraint, DestinationConstraint, Request, Response, SignRequest};
+use agentry_core::wire::Writer;
 use agentry_core::{Agent, ClientInfo, Session};
 use std::path::PathBuf;
 
@@ -49,6 +50,35 @@ pub async fn add_fixture(agent: &Agent, request: &str) {
         Response::Success,
         "adding {request}"
     );
+}
+
+/// Adds the ed25519 fixture key (the request `ssh-add` sent) restricted to `dests`.
+pub async fn add_restricted_ed25519(agent: &Agent, dests: Vec<DestinationConstraint>) {
+    let Ok(Request::AddIdentity(mut add)) = Request::decode(&request_bytes("ssh-add-ed25519.bin"))
+    else {
+        panic!("fixture")
+    };
+    add.constrained = true;
+    add.constraints = vec![Constraint::RestrictDestination(dests)];
+    let body = Request::AddIdentity(add).encode();
+    assert_eq!(call(agent, &mut session(), &body).await, Response::Success);
+}
+
+/// The data ssh signs with the ed25519 fixture key for `publickey-hostbound-v00@openssh.com`
+/// user authentication as `user`, on the connection with session id `sid` to the host whose key
+/// (or certificate) blob is `host_key`.
+pub fn hostbound_userauth(sid: &[u8], user: &str, host_key: &[u8]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.string(sid)
+        .u8(50)
+        .string(user.as_bytes())
+        .string(b"ssh-connection")
+        .string(b"publickey-hostbound-v00@openssh.com")
+        .u8(1)
+        .string(b"ssh-ed25519")
+        .string(&public_blob("ed25519"))
+        .string(host_key);
+    w.into_bytes()
 }
 
 pub fn sign_body(key_blob: &[u8], data: &[u8], flags: u32) -> Vec<u8> {
