@@ -187,6 +187,27 @@ fn destination_restrictions_agree_with_openssh_ssh_agent_along_real_chains() {
             expect: at_end(&[]),
         },
         Scenario {
+            name: "multi-hop cycle without the backward hops",
+            restrict: &["host_a", "host_a>host_b", "host_b>host_c"],
+            free: false,
+            path: &["host_a", "host_b", "host_a", "host_a", "host_c"],
+            expect: refused(),
+        },
+        Scenario {
+            name: "multi-hop cycle with every hop listed",
+            restrict: &[
+                "host_a",
+                "host_a>host_b",
+                "host_b>host_c",
+                "host_b>host_a",
+                "host_a>host_a",
+                "host_a>host_c",
+            ],
+            free: false,
+            path: &["host_a", "host_b", "host_a", "host_a", "host_c"],
+            expect: at_end(&[]),
+        },
+        Scenario {
             name: "CA-certified host",
             restrict: &["host_d"],
             free: false,
