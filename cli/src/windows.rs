@@ -123,12 +123,9 @@ pub(crate) fn start(args: StartArgs, config: Config) -> Outcome {
     if !args.foreground {
         return start_in_background(&args, &config);
     }
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTRY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // In the background nobody reads stderr once we are ready (the starter has exited).
     let quiet = args.notify_ready;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt()
         .with_writer(move || -> Box<dyn Write> {
             if quiet {
                 Box::new(std::io::sink())
@@ -136,8 +133,12 @@ pub(crate) fn start(args: StartArgs, config: Config) -> Outcome {
                 Box::new(std::io::stderr())
             }
         })
-        .with_ansi(false)
-        .init();
+        .with_ansi(false);
+    // A plain level unless AGENTRY_LOG asks for more (the directive parser stays untouched).
+    match tracing_subscriber::EnvFilter::try_from_env("AGENTRY_LOG") {
+        Ok(filter) => logs.with_env_filter(filter).init(),
+        Err(_) => logs.with_max_level(tracing::Level::INFO).init(),
+    }
     if let Err(e) = agentry_platform::windows::process::harden_process() {
         tracing::warn!("cannot restrict access to the agent process: {e}");
     }
