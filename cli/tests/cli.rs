@@ -271,12 +271,26 @@ fn no_agent_is_status_2_and_help_and_version_work() {
         text(&version.stdout),
         format!("agentry {}\n", env!("CARGO_PKG_VERSION"))
     );
-    for sub in ["start", "stop", "list", "add", "remove", "lock"] {
-        let help = run(agentry().args([sub, "--help"]));
+    // Every command `agentry --help` lists, and their subcommands, answer --help.
+    let top = text(&run(agentry().arg("--help")).stdout);
+    let commands = listed_commands(&top);
+    assert!(commands.len() >= 13, "{top}");
+    for command in &commands {
+        let help = run(agentry().args([command.as_str(), "--help"]));
+        let shown = text(&help.stdout);
         assert!(
-            help.status.success() && text(&help.stdout).contains("Usage"),
-            "{sub} --help"
+            help.status.success() && shown.contains("Usage: agentry"),
+            "{command} --help: {}",
+            describe(&help)
         );
+        for sub in listed_commands(&shown) {
+            let help = run(agentry().args([command.as_str(), sub.as_str(), "--help"]));
+            assert!(
+                help.status.success() && text(&help.stdout).contains("Usage: agentry"),
+                "{command} {sub} --help: {}",
+                describe(&help)
+            );
+        }
     }
 }
 
@@ -368,4 +382,16 @@ fn unlock_asks_askpass_like_ssh_add() {
     assert_eq!(wrong.status.code(), Some(1), "{}", describe(&wrong));
     let right = unlock_with("echo 'lock pass'", "right");
     assert!(right.status.success(), "{}", describe(&right));
+}
+
+/// The command names under "Commands:" in clap's help text (without `help`).
+fn listed_commands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
 }
