@@ -29,11 +29,6 @@ impl KnownHostsNames {
     pub fn new(inner: Arc<dyn Prompter>, files: Vec<PathBuf>) -> Self {
         Self { inner, files }
     }
-
-    /// Names hops from the files OpenSSH reads by default.
-    pub fn with_default_files(inner: Arc<dyn Prompter>) -> Self {
-        Self::new(inner, default_files())
-    }
 }
 
 /// OpenSSH's default `UserKnownHostsFile` and `GlobalKnownHostsFile`.
@@ -80,9 +75,7 @@ impl Prompter for KnownHostsNames {
             let hosts = tokio::task::spawn_blocking(move || read_files(&files))
                 .await
                 .unwrap_or_default();
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
+            let now = agentry_core::clock::Clock::unix_time(&agentry_core::clock::TokioClock);
             for hop in &mut request.forwarding_path {
                 if hop.name.is_none() {
                     hop.name = hosts.name_for(&hop.host_key, now);

@@ -65,17 +65,17 @@ impl KeyringStore {
     }
 
     /// The entry name of key `name` (`key:NAME`).
-    pub fn key_entry(name: &str) -> String {
+    fn key_entry(name: &str) -> String {
         format!("key:{name}")
     }
 
     /// The entry name of part `n` (2, 3, …) of key `name`.
-    pub fn part_entry(name: &str, n: usize) -> String {
+    fn part_entry(name: &str, n: usize) -> String {
         format!("keypart:{n}:{name}")
     }
 
     /// The entry name of the passphrase remembered for `fingerprint`.
-    pub fn passphrase_entry(fingerprint: &str) -> String {
+    fn passphrase_entry(fingerprint: &str) -> String {
         format!("passphrase:{fingerprint}")
     }
 

@@ -24,20 +24,22 @@ pub const USER_ACCESS: u32 =
 /// Restricts the current process's DACL and keeps its heap out of crash reports (see the
 /// module documentation).
 pub fn harden_process() -> io::Result<()> {
-    if keep_heap_out_of_crash_reports()? == CrashReports::Unsupported {
-        tracing::debug!("no Windows Error Reporting here: nothing to keep out of crash reports");
-    }
+    // The DACL first: a failure with crash reports must not leave the process open.
     let user = current_user_sid()?.to_string_sid()?;
     let sddl = format!("D:P(A;;GA;;;SY)(A;;0x{USER_ACCESS:x};;;{user})");
     // SAFETY: GetCurrentProcess returns the pseudo-handle -1, valid for the whole process
     // lifetime (BorrowedHandle allows -1 for exactly this).
     let process = unsafe { BorrowedHandle::borrow_raw(GetCurrentProcess()) };
-    SecurityDescriptor::from_sddl(&sddl)?.apply_dacl(process)
+    SecurityDescriptor::from_sddl(&sddl)?.apply_dacl(process)?;
+    if keep_heap_out_of_crash_reports()? == CrashReports::Unsupported {
+        tracing::debug!("no Windows Error Reporting here: nothing to keep out of crash reports");
+    }
+    Ok(())
 }
 
 /// What [`keep_heap_out_of_crash_reports`] could do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CrashReports {
+enum CrashReports {
     /// Windows Error Reporting will leave the heap out of this process's reports.
     HeapLeftOut,
     /// This system has no Windows Error Reporting (`WerSetFlags` is not implemented: Wine).
@@ -46,16 +48,16 @@ pub enum CrashReports {
 
 /// No Windows Error Reporting dialog for this process, and no heap in its crash reports (the
 /// stack and registers still go in: keys are on the heap, and signing copies are zeroized).
-pub fn keep_heap_out_of_crash_reports() -> io::Result<CrashReports> {
+fn keep_heap_out_of_crash_reports() -> io::Result<CrashReports> {
     use windows_sys::Win32::Foundation::E_NOTIMPL;
     use windows_sys::Win32::System::Diagnostics::Debug::{
-        SetErrorMode, SEM_FAILCRITICALERRORS, SEM_NOGPFAULTERRORBOX,
+        GetErrorMode, SetErrorMode, SEM_FAILCRITICALERRORS, SEM_NOGPFAULTERRORBOX,
     };
     use windows_sys::Win32::System::ErrorReporting::{
         WerSetFlags, WER_FAULT_REPORTING_FLAG_NOHEAP,
     };
     // SAFETY: plain calls with flag arguments; they change only this process's settings.
-    unsafe { SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX) };
+    unsafe { SetErrorMode(GetErrorMode() | SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX) };
     // SAFETY: as above.
     let set = unsafe { WerSetFlags(WER_FAULT_REPORTING_FLAG_NOHEAP) };
     if set < 0 && set != E_NOTIMPL {
@@ -73,7 +75,7 @@ pub fn keep_heap_out_of_crash_reports() -> io::Result<CrashReports> {
 }
 
 /// This process's Windows Error Reporting flags (`WER_FAULT_REPORTING_*`).
-pub fn crash_report_flags() -> io::Result<u32> {
+fn crash_report_flags() -> io::Result<u32> {
     use windows_sys::Win32::System::ErrorReporting::WerGetFlags;
     let mut flags = 0;
     // SAFETY: the current-process pseudo-handle, and `flags` a live local WerGetFlags writes.

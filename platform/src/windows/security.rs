@@ -5,12 +5,12 @@
 //! PuTTY's `make_private_security_descriptor` does (Everyone gets nothing).
 
 use std::io;
-use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle};
+use std::os::windows::io::{AsRawHandle, BorrowedHandle};
 use windows_sys::Win32::Foundation::{CloseHandle, LocalFree, ERROR_SUCCESS, HANDLE};
 use windows_sys::Win32::Security::Authorization::{
     ConvertSecurityDescriptorToStringSecurityDescriptorW, ConvertSidToStringSidW,
     ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW, GetSecurityInfo,
-    SetSecurityInfo, SDDL_REVISION_1, SE_FILE_OBJECT, SE_KERNEL_OBJECT, SE_OBJECT_TYPE,
+    SetSecurityInfo, SDDL_REVISION_1, SE_KERNEL_OBJECT, SE_OBJECT_TYPE,
 };
 use windows_sys::Win32::Security::{
     GetAce, GetLengthSid, GetSecurityDescriptorDacl, GetTokenInformation, TokenUser,
@@ -19,10 +19,11 @@ use windows_sys::Win32::Security::{
     PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
 };
 
+use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
 /// `ACCESS_ALLOWED_ACE_TYPE` and `ACCESS_DENIED_ACE_TYPE` (winnt.h).
 const ACCESS_ALLOWED_ACE_TYPE: u32 = 0;
 const ACCESS_DENIED_ACE_TYPE: u32 = 1;
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 /// An owned copy of a binary SID. Two SIDs are equal when their bytes are.
 #[derive(Clone, PartialEq, Eq)]
@@ -314,16 +315,6 @@ impl SecurityDescriptor {
 
     /// Sets this descriptor's DACL, protected from inheritance, on the kernel object `handle`.
     pub fn apply_dacl(&self, handle: BorrowedHandle<'_>) -> io::Result<()> {
-        self.apply_dacl_to(handle, SE_KERNEL_OBJECT)
-    }
-
-    /// Sets this descriptor's DACL, protected from inheritance, on the open file `file` (which
-    /// needs `WRITE_DAC` access).
-    pub fn apply_file_dacl(&self, file: &std::fs::File) -> io::Result<()> {
-        self.apply_dacl_to(file.as_handle(), SE_FILE_OBJECT)
-    }
-
-    fn apply_dacl_to(&self, handle: BorrowedHandle<'_>, object: SE_OBJECT_TYPE) -> io::Result<()> {
         let (mut present, mut defaulted) = (0, 0);
         let mut dacl: *mut ACL = std::ptr::null_mut();
         // SAFETY: `self.0` is a valid descriptor; `dacl` receives a pointer into it.
@@ -336,7 +327,7 @@ impl SecurityDescriptor {
         let err = unsafe {
             SetSecurityInfo(
                 handle.as_raw_handle(),
-                object,
+                SE_KERNEL_OBJECT,
                 DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),

@@ -2,10 +2,10 @@
 //! foreground and on top, or a `[y/N]` line on the console. Also the presses that answer a box
 //! from outside (the timeout's "No", tests' "Yes").
 
-use super::wide;
+use super::{press_button, wide};
 use windows_sys::Win32::UI::WindowsAndMessaging::{
-    FindWindowW, MessageBoxW, PostMessageW, IDNO, IDYES, MB_DEFBUTTON2, MB_ICONQUESTION,
-    MB_SETFOREGROUND, MB_TOPMOST, MB_YESNO, WM_COMMAND,
+    MessageBoxW, IDNO, IDYES, MB_DEFBUTTON2, MB_ICONQUESTION, MB_SETFOREGROUND, MB_TOPMOST,
+    MB_YESNO,
 };
 
 /// The caption of confirmation number `n` of the agent process `pid`.
@@ -25,24 +25,12 @@ pub(super) fn show(caption: &str, text: &str) -> bool {
 
 /// Presses "No" on the message box titled `caption`, if it is open.
 pub fn close_with_no(caption: &str) -> bool {
-    press(caption, IDNO)
+    press_button(caption, IDNO)
 }
 
 /// Presses "Yes" on the message box titled `caption`, if it is open (tests).
 pub fn press_yes(caption: &str) -> bool {
-    press(caption, IDYES)
-}
-
-fn press(caption: &str, button: i32) -> bool {
-    let (class, caption) = (wide("#32770"), wide(caption));
-    // SAFETY: both strings are NUL-terminated.
-    let dialog = unsafe { FindWindowW(class.as_ptr(), caption.as_ptr()) };
-    if dialog.is_null() {
-        return false;
-    }
-    let button = usize::try_from(button).unwrap_or_default();
-    // SAFETY: posting a command to a window handle is harmless even if it closed meanwhile.
-    unsafe { PostMessageW(dialog, WM_COMMAND, button, 0) != 0 }
+    press_button(caption, IDYES)
 }
 
 /// Asks on the console; anything but `y`/`yes` is a refusal.

@@ -90,18 +90,15 @@ async fn ask_in_dialog<T: Send + 'static>(
     if let Ok(answer) = tokio::time::timeout(timeout, &mut task).await {
         return answer.ok();
     }
-    // Retry: the dialog may not have been created yet when the timeout fired.
-    for _ in 0..100 {
-        (guard.dismiss)(&guard.caption);
-        if tokio::time::timeout(Duration::from_millis(100), &mut task)
-            .await
-            .is_ok()
-        {
-            break;
-        }
-    }
+    // Timed out: the guard dismisses the dialog (retrying, as it may not be created yet);
+    // wait for it to return.
+    drop(guard);
+    let _ = tokio::time::timeout(DISMISS_FOR, task).await;
     None
 }
+
+/// How long a dismissed dialog is pressed (every 100 ms) until it returns.
+const DISMISS_FOR: Duration = Duration::from_secs(10);
 
 /// Dismisses a dialog still showing when its question is dropped (from a thread of its own,
 /// since a drop cannot wait).
@@ -119,7 +116,7 @@ impl Drop for Dismiss {
         let (caption, returned, dismiss) =
             (self.caption.clone(), self.returned.clone(), self.dismiss);
         std::thread::spawn(move || {
-            for _ in 0..100 {
+            for _ in 0..DISMISS_FOR.as_millis() / 100 {
                 if returned.load(Ordering::Acquire) {
                     return;
                 }
@@ -159,6 +156,27 @@ impl Prompter for ConsolePrompter {
 }
 
 /// `s` as a NUL-terminated UTF-16 string.
+/// The dialog (class `#32770`: message boxes and our passphrase dialog) titled `caption`.
+fn find_dialog(caption: &str) -> Option<windows_sys::Win32::Foundation::HWND> {
+    use windows_sys::Win32::UI::WindowsAndMessaging::FindWindowW;
+    let (class, caption) = (wide("#32770"), wide(caption));
+    // SAFETY: both strings are NUL-terminated.
+    let dialog = unsafe { FindWindowW(class.as_ptr(), caption.as_ptr()) };
+    (!dialog.is_null()).then_some(dialog)
+}
+
+/// Presses `button` (`IDOK`, `IDCANCEL`, `IDYES`, `IDNO`) on the dialog titled `caption`, if
+/// it is open.
+fn press_button(caption: &str, button: i32) -> bool {
+    use windows_sys::Win32::UI::WindowsAndMessaging::{PostMessageW, WM_COMMAND};
+    let Some(dialog) = find_dialog(caption) else {
+        return false;
+    };
+    let button = usize::try_from(button).unwrap_or_default();
+    // SAFETY: posting a command to a window handle is harmless even if it closed meanwhile.
+    unsafe { PostMessageW(dialog, WM_COMMAND, button, 0) != 0 }
+}
+
 fn wide(s: &str) -> Vec<u16> {
     s.encode_utf16().chain([0]).collect()
 }

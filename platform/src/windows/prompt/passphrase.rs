@@ -6,17 +6,17 @@
 //! presses that answer a dialog from outside (the timeout's Cancel, tests).
 
 use super::template::{Class, Template};
-use super::wide;
+use super::{find_dialog, press_button, wide};
 use std::cell::RefCell;
 use windows_sys::Win32::Foundation::{HWND, LPARAM, WPARAM};
 use windows_sys::Win32::System::LibraryLoader::GetModuleHandleW;
 use windows_sys::Win32::UI::WindowsAndMessaging::{
-    DialogBoxIndirectParamW, EndDialog, FindWindowW, GetDlgItem, GetWindowTextLengthW,
-    GetWindowTextW, IsWindowVisible, PostMessageW, SendMessageW, SetForegroundWindow, SetWindowPos,
-    SetWindowTextW, BM_CLICK, BS_DEFPUSHBUTTON, BS_PUSHBUTTON, DS_CENTER, DS_MODALFRAME,
-    DS_SETFONT, DS_SETFOREGROUND, ES_AUTOHSCROLL, ES_PASSWORD, HWND_TOPMOST, IDCANCEL, IDOK,
-    SWP_NOMOVE, SWP_NOSIZE, WM_COMMAND, WM_INITDIALOG, WM_SETTEXT, WS_BORDER, WS_CAPTION,
-    WS_EX_TOPMOST, WS_POPUP, WS_SYSMENU, WS_TABSTOP,
+    DialogBoxIndirectParamW, EndDialog, GetDlgItem, GetWindowTextLengthW, GetWindowTextW,
+    IsWindowVisible, SendMessageW, SetForegroundWindow, SetWindowPos, SetWindowTextW, BM_CLICK,
+    BS_DEFPUSHBUTTON, BS_PUSHBUTTON, DS_CENTER, DS_MODALFRAME, DS_SETFONT, DS_SETFOREGROUND,
+    ES_AUTOHSCROLL, ES_PASSWORD, HWND_TOPMOST, IDCANCEL, IDOK, SWP_NOMOVE, SWP_NOSIZE, WM_COMMAND,
+    WM_INITDIALOG, WM_SETTEXT, WS_BORDER, WS_CAPTION, WS_EX_TOPMOST, WS_POPUP, WS_SYSMENU,
+    WS_TABSTOP,
 };
 use zeroize::Zeroizing;
 
@@ -162,18 +162,11 @@ fn read_and_clear(dialog: HWND) -> Option<Zeroizing<String>> {
     Some(text)
 }
 
-fn find(caption: &str) -> Option<HWND> {
-    let (class, caption) = (wide("#32770"), wide(caption));
-    // SAFETY: both strings are NUL-terminated.
-    let dialog = unsafe { FindWindowW(class.as_ptr(), caption.as_ptr()) };
-    (!dialog.is_null()).then_some(dialog)
-}
-
 /// The dialog titled `caption` once it is shown: it is found by its caption while still being
 /// built, before its controls exist.
 fn find_shown(caption: &str) -> Option<HWND> {
     // SAFETY: `IsWindowVisible` accepts any handle.
-    find(caption).filter(|&dialog| unsafe { IsWindowVisible(dialog) } != 0)
+    find_dialog(caption).filter(|&dialog| unsafe { IsWindowVisible(dialog) } != 0)
 }
 
 /// True while the passphrase dialog titled `caption` is shown.
@@ -183,11 +176,7 @@ pub fn passphrase_dialog_open(caption: &str) -> bool {
 
 /// Presses Cancel on the passphrase dialog titled `caption`, if it is open.
 pub fn cancel_passphrase_dialog(caption: &str) -> bool {
-    let Some(dialog) = find(caption) else {
-        return false;
-    };
-    // SAFETY: posting a command to a window handle is harmless even if it closed meanwhile.
-    unsafe { PostMessageW(dialog, WM_COMMAND, IDCANCEL as usize, 0) != 0 }
+    press_button(caption, IDCANCEL)
 }
 
 /// Types `passphrase` into the password field of the dialog titled `caption` (tests and
@@ -211,7 +200,7 @@ pub fn answer_passphrase_dialog(caption: &str, passphrase: &str) -> bool {
     if !type_into_passphrase_dialog(caption, passphrase) {
         return false;
     }
-    let Some(dialog) = find(caption) else {
+    let Some(dialog) = find_dialog(caption) else {
         return false;
     };
     // SAFETY: `dialog` was just found; a closed handle only makes the calls fail.
