@@ -354,6 +354,12 @@ async fn bad_key_file_requests_are_refused_and_add_nothing() {
         refused(key_file(openssh.clone(), b"garbage".to_vec())).await,
         Response::ExtensionFailure
     );
+    let trailing = [public_blob("ed25519-encrypted"), b"x".to_vec()].concat();
+    assert_eq!(
+        refused(key_file(openssh.clone(), trailing)).await,
+        Response::ExtensionFailure,
+        "the file's public key followed by a byte"
+    );
     let mut truncated = key_file(openssh, Vec::new());
     truncated.truncate(truncated.len() - 3);
     assert_eq!(refused(truncated).await, Response::Failure);
@@ -399,8 +405,10 @@ async fn a_certificate_for_an_encrypted_key_is_listed_and_decrypted_with_it() {
     let agent = agent_with(prompter.clone());
     let key = public_blob("ed25519-encrypted");
     let cert = certificate_for("ed25519-encrypted");
+    // The certificate is added twice (as a reloaded config would): it keeps the key's slot.
     for add in [
         add_key_file("ed25519-encrypted"),
+        add_key_file_as("ed25519-encrypted", cert.clone()),
         add_key_file_as("ed25519-encrypted", cert.clone()),
     ] {
         assert_eq!(call(&agent, &mut session(), &add).await, Response::Success);

@@ -27,15 +27,18 @@ pub enum DeferredPublic {
 }
 
 impl DeferredPublic {
-    /// Reads a public key or certificate blob (wire encoding, as `ssh-add -L` shows in base64).
+    /// Reads a public key or certificate blob (wire encoding, as `ssh-add -L` shows in base64);
+    /// `None` if it is malformed or followed by anything.
     pub fn from_blob(blob: &[u8]) -> Option<Self> {
-        if crate::keys::is_certificate_blob(blob) {
-            let cert = ssh_encoding::Decode::decode(&mut &blob[..]).ok()?;
-            return Some(Self::Certificate(Box::new(cert)));
+        fn whole<T: ssh_encoding::Decode>(blob: &[u8]) -> Option<T> {
+            let mut rest = blob;
+            let value = T::decode(&mut rest).ok()?;
+            rest.is_empty().then_some(value)
         }
-        ssh_encoding::Decode::decode(&mut &blob[..])
-            .ok()
-            .map(Self::Key)
+        if crate::keys::is_certificate_blob(blob) {
+            return whole(blob).map(|cert| Self::Certificate(Box::new(cert)));
+        }
+        whole(blob).map(Self::Key)
     }
 
     /// The key: the certified one for a certificate.

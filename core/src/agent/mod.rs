@@ -225,6 +225,11 @@ impl Agent {
         comment: Vec<u8>,
         constraints: Vec<Constraint>,
     ) -> Result<(), AddError> {
+        if !file.is_encrypted() {
+            return Err(AddError::Constraint(
+                "the key file is not encrypted; add its key directly",
+            ));
+        }
         let public = match public {
             Some(public) => public,
             None => DeferredPublic::Key(file.public_key().cloned().ok_or(AddError::Constraint(
@@ -282,7 +287,10 @@ impl Agent {
     fn insert(&self, mut entry: Entry) {
         let mut keys = self.keys();
         if let Some(existing) = keys.get(&entry.blob) {
-            entry.key = Arc::new(entry.key.merged(&existing.key));
+            // A certificate re-added with the slot it already shares with its key keeps it.
+            if !Arc::ptr_eq(&entry.key, &existing.key) {
+                entry.key = Arc::new(entry.key.merged(&existing.key));
+            }
         }
         tracing::info!(target: "agentry::keys", algorithm = %entry.algorithm, fingerprint = %entry.fingerprint, encrypted = entry.key.cleartext().is_none(), "key added");
         keys.insert(entry);

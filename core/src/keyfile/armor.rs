@@ -46,7 +46,7 @@ pub(super) fn first_block(text: &str) -> Result<Option<Armored>, KeyFileError> {
             }
             continue;
         }
-        return read_block(label, &end, &mut lines).map(Some);
+        return read_block(label, &end, &mut lines, text.len()).map(Some);
     }
     Ok(None)
 }
@@ -55,9 +55,11 @@ fn read_block<'a>(
     label: &str,
     end: &str,
     lines: &mut impl Iterator<Item = &'a str>,
+    text_len: usize,
 ) -> Result<Armored, KeyFileError> {
     let mut headers = Vec::new();
-    let mut base64 = Zeroizing::new(String::new());
+    // At most the whole text: sized up front so it never reallocates, leaving no unwiped copy.
+    let mut base64 = Zeroizing::new(String::with_capacity(text_len));
     let mut in_headers = true;
     for line in lines {
         if line == end {

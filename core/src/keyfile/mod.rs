@@ -51,8 +51,9 @@ pub struct KdfLimits {
 }
 
 impl Default for KdfLimits {
-    /// Generous for keys written by puttygen, ssh-keygen and openssl; small enough that a
-    /// hostile file costs at most about a second and 256 MiB.
+    /// Generous for keys written by puttygen, ssh-keygen and openssl. Each parameter is capped
+    /// on its own: a hostile file costs at most 256 MiB of memory, but its time is bounded only
+    /// by the pass and round caps (Argon2 at 256 MiB and 1000 passes takes minutes).
     fn default() -> Self {
         Self {
             max_argon2_memory_kib: 256 * 1024,

@@ -351,14 +351,9 @@ fn evp_bytes_to_key(passphrase: &[u8], salt: &[u8], len: usize) -> Zeroizing<Vec
     out
 }
 
+/// Hex to bytes with the PPK reader's strict decoder (no sign, no spaces).
 fn hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    super::ppk::hex(text.as_bytes())
 }
 
 fn public_of(key: &PrivateKey) -> Result<KeyData, KeyFileError> {
@@ -386,5 +381,6 @@ mod tests {
         assert_eq!(hex("0aFF"), Some(vec![10, 255]));
         assert_eq!(hex("0a0"), None);
         assert_eq!(hex("zz"), None);
+        assert_eq!(hex("+0+0"), None, "a sign is not a hex digit");
     }
 }

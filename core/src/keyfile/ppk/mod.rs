@@ -16,7 +16,8 @@ use crypto::Argon2Params;
 use ssh_encoding::Decode;
 use ssh_key::public::KeyData;
 use subtle::ConstantTimeEq;
-use text::{decimal, hex, Lines};
+pub(super) use text::hex;
+use text::{decimal, Lines};
 use zeroize::Zeroizing;
 
 /// What every PPK file starts with.

@@ -58,7 +58,9 @@ impl<'a> Lines<'a> {
         let count = decimal(self.header(name)?)
             .filter(|n| *n < MAX_BLOB_LINES)
             .ok_or(KeyFileError::Malformed(name))?;
-        let mut out = Zeroizing::new(Vec::new());
+        // Sized up front so it never reallocates, leaving no unwiped copy behind.
+        let lines = usize::try_from(count).unwrap_or(0);
+        let mut out = Zeroizing::new(Vec::with_capacity(lines * (MAX_LINE_CHARS / 4 * 3)));
         let mut buf = [0u8; MAX_LINE_CHARS / 4 * 3];
         for _ in 0..count {
             let line = self.next_line()?;
@@ -84,7 +86,7 @@ pub(super) fn decimal(value: &[u8]) -> Option<u32> {
 }
 
 /// Hex (either case) to bytes; `None` for an odd length or a non-hex character.
-pub(super) fn hex(value: &[u8]) -> Option<Vec<u8>> {
+pub(in crate::keyfile) fn hex(value: &[u8]) -> Option<Vec<u8>> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
