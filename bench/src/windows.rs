@@ -10,6 +10,7 @@ use crate::client::{self, call, many_ed25519_keys, sign_body, Stats};
 use agentry_core::frame::encode_frame;
 use agentry_core::proto::{msg, SIGN_FLAG_RSA_SHA2_512};
 use agentry_platform::windows::client::{connect_pipe, CopyDataStream};
+use agentry_platform::windows::file_access::write_private_file;
 use agentry_platform::windows::PAGEANT_WINDOW;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -49,11 +50,18 @@ pub(crate) fn main() {
         assert!(Instant::now() < deadline, "agentry did not start listening");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // Private copies: agentry refuses key files others may open, as a checkout's may be.
     let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys");
+    let copies = std::env::temp_dir().join(format!("agentry-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&copies).expect("make a directory for the key copies");
     for (name, _) in KEYS {
+        let copy = copies.join(name);
+        let _ = std::fs::remove_file(&copy);
+        let bytes = std::fs::read(keys.join(name)).expect("read a fixture key");
+        write_private_file(&copy, &bytes).expect("write a private key copy");
         let out = Command::new(&agentry)
             .arg("add")
-            .arg(keys.join(name))
+            .arg(&copy)
             .env("SSH_AUTH_SOCK", &pipe)
             .stdin(Stdio::null())
             .output()
@@ -64,6 +72,7 @@ pub(crate) fn main() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let _ = std::fs::remove_dir_all(&copies);
 
     let over_pipe = || connect_pipe(&pipe).expect("connect to the pipe");
     let over_copydata = || CopyDataStream::connect(PAGEANT_WINDOW).expect("find the window");
