@@ -11,7 +11,6 @@ use clap::Args;
 use ssh_encoding::Encode;
 use std::collections::HashMap;
 use std::path::Path;
-use zeroize::Zeroizing;
 
 #[derive(Debug, Args)]
 pub(crate) struct ReencryptArgs {
@@ -35,8 +34,7 @@ pub(crate) fn add_encrypted(
     if !held.file.is_encrypted() {
         return Ok(false);
     }
-    let bytes =
-        Zeroizing::new(std::fs::read(file).map_err(|e| Failure::new(format!("{name}: {e}")))?);
+    let bytes = held.bytes.clone();
     let comment = held.comment.clone().into_bytes();
     let extension = if held.file.format() == KeyFormat::Ppk {
         Extension::AddPpk {

@@ -34,6 +34,11 @@ pub(crate) struct Loaded {
 
 /// Reads and parses the key file at `path`, refusing one others can read.
 pub(crate) fn open(path: &Path) -> Result<KeyFile, String> {
+    open_with_bytes(path).map(|(file, _)| file)
+}
+
+/// [`open`], also returning the bytes that were parsed (to send the file itself).
+fn open_with_bytes(path: &Path) -> Result<(KeyFile, Zeroizing<Vec<u8>>), String> {
     let name = path.display().to_string();
     let mut file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
     let mut bytes = Zeroizing::new(Vec::new());
@@ -44,7 +49,8 @@ pub(crate) fn open(path: &Path) -> Result<KeyFile, String> {
     if !matches!(parsed, Err(KeyFileError::PublicKeyOnly)) {
         check_permissions(&file, &name)?;
     }
-    parsed.map_err(|e| describe(&name, e))
+    let parsed = parsed.map_err(|e| describe(&name, e))?;
+    Ok((parsed, bytes))
 }
 
 /// Decrypts `keyfile` (read from `path`): with no passphrase if it needs none, else with
@@ -166,6 +172,8 @@ fn warn_too_open(what: &str) {
 /// A key file to hand the agent still encrypted, with what it is listed under meanwhile.
 pub(crate) struct HeldFile {
     pub(crate) file: KeyFile,
+    /// The file's bytes as read and parsed (what is sent to the agent).
+    pub(crate) bytes: Zeroizing<Vec<u8>>,
     /// The public key when the file does not show it (from `FILE.pub`).
     pub(crate) public: Option<ssh_key::public::KeyData>,
     /// The comment to list the key under while encrypted.
@@ -196,7 +204,7 @@ impl HeldFile {
 /// Reads and parses a key file, finding its public key without the passphrase.
 pub(crate) fn read_held(path: &Path) -> Result<HeldFile, String> {
     let name = path.display();
-    let file = open(path)?;
+    let (file, bytes) = open_with_bytes(path)?;
     let mut pub_path = path.as_os_str().to_owned();
     pub_path.push(".pub");
     let pub_file = ssh_key::PublicKey::read_openssh_file(Path::new(&pub_path)).ok();
@@ -220,6 +228,7 @@ pub(crate) fn read_held(path: &Path) -> Result<HeldFile, String> {
             .filter(|_| file.public_key().is_none())
             .map(|p| p.key_data().clone()),
         file,
+        bytes,
         comment,
     })
 }

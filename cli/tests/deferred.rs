@@ -315,3 +315,95 @@ fn certificate_next_to_an_encrypted_key_is_added_and_decrypted_with_it() {
     ));
     assert_eq!(questions(dir.path()).len(), 1, "the key asked again");
 }
+
+#[test]
+fn encrypted_pkcs8_file_is_held_by_its_pub_and_reencrypted_by_fingerprint() {
+    let dir = private_tempdir();
+    let agent = start(dir.path(), &[PASSPHRASE]);
+    // An openssl PKCS#8 file (PBES2 with scrypt) does not show its public key: FILE.pub does.
+    let key = fixture_key(dir.path(), "../keyfiles/openssl-rsa-2048-pkcs8-scrypt");
+    let public = dir.path().join(format!(
+        "{}.pub",
+        key.file_name().unwrap().to_str().unwrap()
+    ));
+    let added = run(agent.agentry().args(["add", "--encrypted"]).arg(&key));
+    assert!(added.status.success(), "{}", describe(&added));
+    assert!(questions(dir.path()).is_empty());
+    assert!(sign_and_verify(&agent, dir.path(), &public));
+    assert_eq!(questions(dir.path()).len(), 1);
+
+    let fingerprint = ssh_fingerprint(&public);
+    let again = run(agent.agentry().args(["reencrypt", &fingerprint]));
+    assert!(again.status.success(), "{}", describe(&again));
+    assert!(sign_and_verify(&agent, dir.path(), &public));
+    assert_eq!(
+        questions(dir.path()).len(),
+        2,
+        "asked again after reencrypt"
+    );
+    let unknown = run(agent.agentry().args([
+        "reencrypt",
+        "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ]));
+    assert_eq!(unknown.status.code(), Some(1), "{}", describe(&unknown));
+}
+
+#[test]
+fn encrypted_files_with_a_wrong_or_missing_companion_are_refused_or_warned() {
+    let dir = private_tempdir();
+    let agent = start(dir.path(), &[PASSPHRASE]);
+    let pem = fixture_key(dir.path(), "../keyfiles/pem-rsa-2048-aes128");
+    let pem_pub = dir.path().join("pem-rsa-2048-aes128.pub");
+
+    // No FILE.pub: an encrypted PEM file cannot be listed before it is decrypted.
+    std::fs::rename(&pem_pub, dir.path().join("aside.pub")).unwrap();
+    let missing = run(agent.agentry().args(["add", "--encrypted"]).arg(&pem));
+    assert_eq!(missing.status.code(), Some(1), "{}", describe(&missing));
+    assert!(
+        text(&missing.stderr).contains("does not show its public key"),
+        "{}",
+        describe(&missing)
+    );
+
+    // A FILE.pub for another key than the one an OpenSSH file shows. (An encrypted PEM file
+    // shows none: there a wrong FILE.pub is found at first use, when the decrypted key does
+    // not match and the signature is refused.)
+    let openssh = fixture_key(dir.path(), "../keyfiles/openssh-ed25519-aes256ctr");
+    std::fs::copy(
+        fixtures().join("rsa-2048.pub"),
+        dir.path().join("openssh-ed25519-aes256ctr.pub"),
+    )
+    .unwrap();
+    let other = run(agent.agentry().args(["add", "--encrypted"]).arg(&openssh));
+    assert_eq!(other.status.code(), Some(1), "{}", describe(&other));
+    assert!(
+        text(&other.stderr).contains("its .pub file is for another key"),
+        "{}",
+        describe(&other)
+    );
+    let listed = run(agent.client("ssh-add").arg("-l"));
+    assert_eq!(
+        listed.status.code(),
+        Some(1),
+        "nothing added: {}",
+        describe(&listed)
+    );
+
+    // A certificate for another key next to an OpenSSH file: the key is added, the
+    // certificate is not, with one line saying why.
+    let key = fixture_key(dir.path(), "ed25519-encrypted");
+    std::fs::copy(
+        fixtures().join("ecdsa-p256-cert.pub"),
+        dir.path().join("ed25519-encrypted-cert.pub"),
+    )
+    .unwrap();
+    let added = run(agent.agentry().args(["add", "--encrypted"]).arg(&key));
+    assert!(added.status.success(), "{}", describe(&added));
+    assert!(
+        text(&added.stderr).contains("the certificate is not for the key"),
+        "{}",
+        describe(&added)
+    );
+    let listed = text(&run(agent.client("ssh-add").arg("-l")).stdout);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+}
