@@ -448,3 +448,32 @@ async fn a_certificate_for_another_key_is_refused() {
     );
     assert!(identities(&agent).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_unencrypted_file_is_listed_under_the_certificate_or_key_given_only_if_they_match() {
+    let agent = agent_with(Passphrases::new(&[]));
+    let cert = certificate_for("ed25519");
+    assert_eq!(
+        call(
+            &agent,
+            &mut session(),
+            &add_key_file_as("ed25519", cert.clone())
+        )
+        .await,
+        Response::Success
+    );
+    assert_eq!(identities(&agent).await, vec![cert]);
+    assert_verifies(
+        &public_blob("ed25519"),
+        &sign(&agent, &identities(&agent).await[0]).await,
+    );
+
+    let other = agent_with(Passphrases::new(&[]));
+    for wrong in [certificate_for("ecdsa-p256"), public_blob("ecdsa-p256")] {
+        assert_eq!(
+            call(&other, &mut session(), &add_key_file_as("ed25519", wrong)).await,
+            Response::ExtensionFailure
+        );
+    }
+    assert!(identities(&other).await.is_empty());
+}

@@ -4,7 +4,7 @@
 use super::Agent;
 use super::DeferredPublic;
 use crate::keyfile::{KdfLimits, KeyFile, KeyFormat};
-use crate::keys::verify_signature;
+use crate::keys::{verify_signature, PrivateKey};
 use crate::proto::{Constraint, Extension, Response, SessionBind, EXTENSION_NAMES};
 use crate::session::{BoundSession, Session, MAX_SESSION_BINDS};
 use crate::wire::Writer;
@@ -115,19 +115,6 @@ impl Agent {
         } else {
             comment.to_vec()
         };
-        if !file.is_encrypted() {
-            let (key, file_comment) = file
-                .decrypt(&[], &KdfLimits::default())
-                .map_err(|e| e.to_string())?;
-            let comment = if comment.is_empty() {
-                file_comment.into_bytes()
-            } else {
-                comment
-            };
-            return self
-                .add_key(key, comment, constraints)
-                .map_err(|e| e.to_string());
-        }
         let public = if public_key.is_empty() {
             None
         } else {
@@ -136,6 +123,30 @@ impl Agent {
                     .ok_or_else(|| "malformed public key or certificate".to_owned())?,
             )
         };
+        if !file.is_encrypted() {
+            let (key, _) = file
+                .decrypt(&[], &KdfLimits::default())
+                .map_err(|e| e.to_string())?;
+            // What it was to be listed under must be this key (or a certificate for it).
+            let key = match public {
+                None => key,
+                Some(DeferredPublic::Key(given)) => {
+                    let blob = ssh_encoding::Encode::encode_vec(&given)
+                        .map_err(|_| "public key cannot be encoded".to_owned())?;
+                    if blob != key.public_blob() {
+                        return Err("the public key given does not match the key file".into());
+                    }
+                    key
+                }
+                Some(DeferredPublic::Certificate(cert)) => {
+                    PrivateKey::new(key.keypair().clone(), Some(*cert))
+                        .map_err(|e| e.to_string())?
+                }
+            };
+            return self
+                .add_key(key, comment, constraints)
+                .map_err(|e| e.to_string());
+        }
         self.add_encrypted_key(file, public, comment, constraints)
             .map_err(|e| e.to_string())
     }
