@@ -15,6 +15,10 @@ use std::process::{Command, Stdio};
 
 #[test]
 fn agent_cannot_dump_core_and_is_not_dumpable() {
+    assert!(
+        agentry_tests::tools::running_as_root(),
+        "this test switches to user nobody and must run as root"
+    );
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     // A copy nobody can run, wherever the build directory is.
@@ -28,7 +32,7 @@ fn agent_cannot_dump_core_and_is_not_dumpable() {
         .arg(&run_dir)
         .status()
         .expect("run chown");
-    assert!(chowned.success(), "this test must run as root");
+    assert!(chowned.success(), "chown nobody {}", run_dir.display());
     let socket = run_dir.join("agent.sock");
 
     let mut runuser = Command::new("runuser")
