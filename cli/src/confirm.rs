@@ -1,5 +1,5 @@
 //! The `--confirm-*` options of `agentry start`, one set for Unix and Windows: which uses ask
-//! (every key with `--confirm-all`, only forwarded ones with `--confirm-forwarded-only`), how long
+//! (every key with `--confirm-all`, all but proved-local ones with `--confirm-forwarded-only`), how long
 //! a "yes" is remembered and when an unanswered prompt counts as "no". They become the agent's
 //! [`ConfirmPolicy`], the prompters' timeout, and the arguments of the re-executed background
 //! agent.
@@ -15,10 +15,12 @@ pub(crate) struct ConfirmArgs {
     /// Ask for confirmation before every use of every key (as if all were added with -c).
     #[arg(long)]
     confirm_all: bool,
-    /// Confirm keys only when the request was forwarded (ssh -A), not for local use.
+    /// With --confirm-all, skip the prompt on connections proved local (bound by OpenSSH 8.9+
+    /// for authentication, never for forwarding). Keys added with -c are always confirmed.
     #[arg(long)]
     confirm_forwarded_only: bool,
-    /// Remember a "yes" for this long, per key and client process or destination host.
+    /// Remember a "yes" for this long, per key and client process (or chain of hosts, when
+    /// forwarded).
     #[arg(long, value_name = "LIFE", value_parser = parse_lifetime)]
     confirm_remember: Option<Duration>,
     /// Deny a confirmation nobody answered after this long (default 60s).

@@ -17,6 +17,8 @@ pub mod proto;
 pub mod session;
 pub mod wire;
 
-pub use agent::{AddError, Agent, AgentOptions, ConfirmPolicy, DeferredPublic, KeyInfo};
+pub use agent::{
+    AddError, Agent, AgentOptions, ConfirmPolicy, DeferredPublic, KeyInfo, MAX_IDENTITIES_REPLY,
+};
 pub use frame::MAX_MESSAGE_LEN;
 pub use session::{ClientInfo, Session};

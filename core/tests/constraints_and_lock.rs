@@ -356,51 +356,98 @@ async fn remembered_yes_covers_the_same_client_for_the_window_only() {
     assert_eq!(asked(), 3, "the window has passed");
 }
 
-#[tokio::test]
-async fn forwarded_only_policy_asks_only_for_forwarded_requests() {
-    use ed25519_dalek::Signer;
-    let yes = Arc::new(ScriptedPrompter {
+fn yes_prompter() -> Arc<ScriptedPrompter> {
+    Arc::new(ScriptedPrompter {
         answer: true,
         ..Default::default()
-    });
+    })
+}
+
+async fn signs(agent: &Agent, session: &mut agentry_core::Session) -> bool {
+    let body = sign_body(&public_blob("ed25519"), b"d", 0);
+    matches!(call(agent, session, &body).await, Response::Signature(_))
+}
+
+#[tokio::test]
+async fn forwarded_only_never_skips_the_prompt_for_a_key_added_with_c() {
+    let yes = yes_prompter();
     let policy = agentry_core::ConfirmPolicy::default().forwarded_only(true);
     let agent = agent_with_policy(yes.clone(), policy);
     add_fixture(&agent, "ssh-add-c-ed25519.bin").await;
-    let body = sign_body(&public_blob("ed25519"), b"d", 0);
-    assert!(matches!(
-        call(&agent, &mut session(), &body).await,
-        Response::Signature(_)
-    ));
-    assert_eq!(yes.asked.lock().unwrap().len(), 0);
+    // No session-bind proves nothing: PuTTY, WM_COPYDATA and old OpenSSH forward unbound.
+    assert!(signs(&agent, &mut session()).await);
+    let mut local = session();
+    Host::new("h.test", 4)
+        .bind(&agent, &mut local, &[1; 32], false)
+        .await;
+    assert!(signs(&agent, &mut local).await);
+    assert_eq!(yes.asked.lock().unwrap().len(), 2);
+}
 
-    let host = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
-    let mut key = agentry_core::wire::Writer::new();
-    key.string(b"ssh-ed25519")
-        .string(host.verifying_key().as_bytes());
-    let mut sig = agentry_core::wire::Writer::new();
-    sig.string(b"ssh-ed25519")
-        .string(&host.sign(&[1; 32]).to_bytes());
-    let bind = Request::Extension(agentry_core::proto::Extension::SessionBind(
-        agentry_core::proto::SessionBind {
-            host_key: key.into_bytes(),
-            session_id: vec![1; 32],
-            signature: sig.into_bytes(),
-            is_forwarding: true,
-        },
-    ))
-    .encode();
+#[tokio::test]
+async fn forwarded_only_relaxes_confirm_all_only_on_connections_proved_local() {
+    let yes = yes_prompter();
+    let policy = agentry_core::ConfirmPolicy::default().forwarded_only(true);
+    let agent = Agent::with_parts(
+        AgentOptions::new().confirm_policy(policy).confirm_all(true),
+        Some(yes.clone() as Arc<dyn Prompter>),
+        Arc::new(TokioClock),
+    );
+    add_fixture(&agent, "ssh-add-ed25519.bin").await;
+    let asked = || yes.asked.lock().unwrap().len();
+    assert!(signs(&agent, &mut session()).await);
+    assert_eq!(asked(), 1, "an unbound connection is not proved local");
+
+    let host = Host::new("h.test", 4);
+    let mut local = session();
+    host.bind(&agent, &mut local, &[1; 32], false).await;
+    assert!(signs(&agent, &mut local).await);
+    assert_eq!(asked(), 1, "bound for authentication only: local");
+
     let mut forwarded = session();
-    assert_eq!(call(&agent, &mut forwarded, &bind).await, Response::Success);
-    assert!(matches!(
-        call(&agent, &mut forwarded, &body).await,
-        Response::Signature(_)
-    ));
+    host.bind(&agent, &mut forwarded, &[2; 32], true).await;
+    assert!(signs(&agent, &mut forwarded).await);
     let asked = yes.asked.lock().unwrap().clone();
-    assert_eq!(asked.len(), 1);
-    assert!(asked[0].forwarded);
-    assert_eq!(asked[0].forwarding_path.len(), 1);
-    assert!(asked[0].message().contains("forwarded"));
+    assert_eq!(asked.len(), 2);
+    assert!(asked[1].forwarded);
+    assert_eq!(asked[1].forwarding_path.len(), 1);
+    assert!(asked[1].message().contains("forwarded"));
     // No constraint names the hop and the core reads no known_hosts: the fingerprint stands in.
-    assert_eq!(asked[0].forwarding_path[0].name, None);
-    assert!(asked[0].message().contains("Path: you \u{2192} SHA256:"));
+    assert_eq!(asked[1].forwarding_path[0].name, None);
+    assert!(asked[1].message().contains("Path: you \u{2192} SHA256:"));
+}
+
+#[tokio::test]
+async fn clients_that_cannot_be_identified_never_share_a_remembered_yes() {
+    let yes = yes_prompter();
+    let policy = agentry_core::ConfirmPolicy::default().remember(Some(Duration::from_secs(600)));
+    let agent = agent_with_policy(yes.clone(), policy);
+    add_fixture(&agent, "ssh-add-c-ed25519.bin").await;
+    // WM_COPYDATA senders and peers whose pid the OS did not give: no pid.
+    assert!(signs(&agent, &mut session()).await);
+    assert!(signs(&agent, &mut session()).await);
+    assert_eq!(yes.asked.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_remembered_forwarded_yes_covers_only_the_same_chain_of_hosts() {
+    let yes = yes_prompter();
+    let policy = agentry_core::ConfirmPolicy::default().remember(Some(Duration::from_secs(600)));
+    let agent = agent_with_policy(yes.clone(), policy);
+    add_fixture(&agent, "ssh-add-c-ed25519.bin").await;
+    let (a, b, c) = (
+        Host::new("a.test", 1),
+        Host::new("b.test", 2),
+        Host::new("c.test", 3),
+    );
+    let mut sid = 0u8;
+    let asked = || yes.asked.lock().unwrap().len();
+    for (first, expect_asked) in [(&a, 1), (&b, 2), (&a, 2)] {
+        sid += 2;
+        let mut s = session();
+        first.bind(&agent, &mut s, &[sid; 32], true).await;
+        c.bind(&agent, &mut s, &[sid + 1; 32], false).await;
+        assert!(signs(&agent, &mut s).await);
+        assert_eq!(asked(), expect_asked, "via {} to c", first.name);
+    }
 }

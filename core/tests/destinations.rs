@@ -5,60 +5,9 @@
 
 mod common;
 
-use agentry_core::proto::{
-    DestinationConstraint, Extension, Hop, HopKey, Request, Response, SessionBind,
-};
-use agentry_core::wire::Writer;
+use agentry_core::proto::{DestinationConstraint, Hop, Response};
 use agentry_core::{Agent, AgentOptions, Session};
 use common::*;
-use ed25519_dalek::{Signer, SigningKey};
-
-struct Host {
-    name: &'static str,
-    key: SigningKey,
-}
-
-impl Host {
-    fn new(name: &'static str, seed: u8) -> Self {
-        Self {
-            name,
-            key: SigningKey::from_bytes(&[seed; 32]),
-        }
-    }
-
-    fn blob(&self) -> Vec<u8> {
-        let mut w = Writer::new();
-        w.string(b"ssh-ed25519")
-            .string(self.key.verifying_key().as_bytes());
-        w.into_bytes()
-    }
-
-    fn hop(&self, user: &str) -> Hop {
-        Hop {
-            user: user.into(),
-            hostname: self.name.into(),
-            keys: vec![HopKey {
-                key_blob: self.blob(),
-                is_ca: false,
-            }],
-        }
-    }
-
-    /// Binds `session` to this host as ssh does after key exchange.
-    async fn bind(&self, agent: &Agent, session: &mut Session, sid: &[u8], forwarding: bool) {
-        let mut sig = Writer::new();
-        sig.string(b"ssh-ed25519")
-            .string(&self.key.sign(sid).to_bytes());
-        let body = Request::Extension(Extension::SessionBind(SessionBind {
-            host_key: self.blob(),
-            session_id: sid.to_vec(),
-            signature: sig.into_bytes(),
-            is_forwarding: forwarding,
-        }))
-        .encode();
-        assert_eq!(call(agent, session, &body).await, Response::Success);
-    }
-}
 
 fn origin_to(host: &Host, user: &str) -> DestinationConstraint {
     DestinationConstraint {

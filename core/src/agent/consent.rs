@@ -1,7 +1,10 @@
 //! When a confirm-constrained key asks the user, and for how long a "yes" counts. Beyond
-//! OpenSSH (which asks on every use): confirm only forwarded uses, remember a "yes" for the same
-//! key and the same client process (local) or destination host (forwarded) for a while, and
-//! deny when the prompt is not answered in time.
+//! OpenSSH (which asks on every use): with `--confirm-all`, ask only for uses not proved local;
+//! remember a "yes" for the same key and the same client process (local) or the same chain of
+//! hosts (forwarded) for a while; deny when the prompt is not answered in time. Invariant: every
+//! relaxation fails closed. A key added with `-c` is asked for on every use that no remembered
+//! "yes" covers; a connection that proves nothing is treated as forwarded; a client that cannot
+//! be identified never shares a remembered answer.
 
 use crate::session::Session;
 use std::collections::HashMap;
@@ -15,7 +18,8 @@ use tokio::time::Instant;
 pub struct ConfirmPolicy {
     /// An unanswered prompt counts as "no" after this long.
     pub timeout: Duration,
-    /// Ask only when the request arrived through agent forwarding.
+    /// With `--confirm-all`, do not ask for uses on connections proved local (bound for
+    /// authentication and never for forwarding). Keys added with `-c` are always asked for.
     pub forwarded_only: bool,
     /// Remember a "yes" for this long, per key and per client process or destination host.
     pub remember: Option<Duration>,
@@ -51,20 +55,44 @@ impl ConfirmPolicy {
     }
 }
 
-/// Who a remembered "yes" was given to.
+/// Who a remembered "yes" was given to: for a forwarded request the whole chain of hosts it
+/// crossed (host key and kind of every bind, nearest first); for a local one the client process
+/// and any authentication bind it made.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Scope {
-    Process(Option<u32>, Option<String>),
-    Host(Vec<u8>),
+struct Scope {
+    process: Option<(u32, Option<String>)>,
+    chain: Vec<(Vec<u8>, bool)>,
 }
 
-fn scope(session: &Session) -> Scope {
-    match session.binds().last() {
-        Some(bind) if session.is_forwarded() || session.binds().len() > 1 => {
-            Scope::Host(bind.host_key.clone())
-        }
-        _ => Scope::Process(session.client().pid, session.client().exe.clone()),
+/// The scope of a "yes" given on `session`; `None` when the client cannot be told apart from
+/// others (no forwarding chain and no process id the OS vouched for): its answers are never
+/// remembered, so they are never shared.
+fn scope(session: &Session) -> Option<Scope> {
+    let chain = session
+        .binds()
+        .iter()
+        .map(|b| (b.host_key.clone(), b.is_forwarding))
+        .collect();
+    if session.is_forwarded() {
+        return Some(Scope {
+            process: None,
+            chain,
+        });
     }
+    let client = session.client();
+    let pid = client.pid?;
+    Some(Scope {
+        process: Some((pid, client.exe.clone())),
+        chain,
+    })
+}
+
+/// True when the connection proved it is a local client's own: it was bound with
+/// `session-bind@openssh.com` for authentication and never for forwarding. A connection with no
+/// bind proves nothing (PuTTY, WM_COPYDATA, OpenSSH before 8.9 and Dropbear never bind, even
+/// when forwarding). This trusts the forwarding client to bind, as OpenSSH 8.9 and later do.
+pub(crate) fn proved_local(session: &Session) -> bool {
+    !session.binds().is_empty() && !session.is_forwarded()
 }
 
 /// Remembered answers, keyed by key fingerprint and scope.
@@ -74,24 +102,17 @@ pub(crate) struct Consents {
 }
 
 impl Consents {
-    /// True when `policy` lets this use go ahead without asking.
-    pub(crate) fn skip_prompt(
-        &self,
-        policy: &ConfirmPolicy,
-        session: &Session,
-        fingerprint: &str,
-        now: Instant,
-    ) -> bool {
-        let forwarded = session.binds().iter().any(|b| b.is_forwarding);
-        if policy.forwarded_only && !forwarded {
-            return true;
-        }
+    /// True when a "yes" for this key and this connection's scope still holds.
+    pub(crate) fn remembered(&self, session: &Session, fingerprint: &str, now: Instant) -> bool {
+        let Some(scope) = scope(session) else {
+            return false;
+        };
         let mut granted = self.granted.lock().unwrap_or_else(|e| e.into_inner());
         granted.retain(|_, until| *until > now);
-        granted.contains_key(&(fingerprint.to_owned(), scope(session)))
+        granted.contains_key(&(fingerprint.to_owned(), scope))
     }
 
-    /// Records a "yes" when the policy remembers answers.
+    /// Records a "yes" when the policy remembers answers and the client can be told apart.
     pub(crate) fn record_yes(
         &self,
         policy: &ConfirmPolicy,
@@ -99,9 +120,9 @@ impl Consents {
         fingerprint: &str,
         now: Instant,
     ) {
-        if let Some(window) = policy.remember {
+        if let (Some(window), Some(scope)) = (policy.remember, scope(session)) {
             let mut granted = self.granted.lock().unwrap_or_else(|e| e.into_inner());
-            granted.insert((fingerprint.to_owned(), scope(session)), now + window);
+            granted.insert((fingerprint.to_owned(), scope), now + window);
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Keys held encrypted until first use (Pageant's `--encrypted`, deferred decryption). A
-//! [`KeySlot`] owns a key's cleartext signing form, its encrypted file, or both. The first
+//! [`KeySlot`](super::slot::KeySlot) owns a key's cleartext signing form, its encrypted file, or both. The first
 //! signature with a key that has no cleartext asks the user for the passphrase (up to
 //! [`PASSPHRASE_TRIES`] times) through the [`Prompter`]; further requests for the same key wait
 //! for that prompt instead of opening another, and share its outcome. Other keys and other
@@ -13,8 +13,8 @@ use crate::prompt::{PassphraseRequest, PASSPHRASE_TRIES};
 use crate::session::Session;
 use ssh_key::public::KeyData;
 use ssh_key::Certificate;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// What a key held encrypted is listed under until it is decrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,73 +50,6 @@ impl DeferredPublic {
     }
 }
 
-/// A key's signing form and, for keys added from an encrypted file, that file.
-#[derive(Debug)]
-pub(crate) struct KeySlot {
-    clear: Mutex<Option<Arc<SigningKey>>>,
-    encrypted: Option<Arc<KeyFile>>,
-    /// Serialises passphrase prompts for this key.
-    gate: tokio::sync::Mutex<()>,
-    /// Counts prompt rounds that ended without a key, so waiters learn the outcome.
-    failed_rounds: AtomicU64,
-}
-
-impl KeySlot {
-    /// A key usable at once, with no encrypted form.
-    pub(crate) fn clear(key: SigningKey) -> Self {
-        Self::new(Some(Arc::new(key)), None)
-    }
-
-    /// A key held only as an encrypted file.
-    pub(crate) fn encrypted(file: KeyFile) -> Self {
-        Self::new(None, Some(Arc::new(file)))
-    }
-
-    /// The same key with both forms: what an add of the other form merges into.
-    pub(crate) fn merged(&self, other: &Self) -> Self {
-        let clear = self.cleartext().or_else(|| other.cleartext());
-        let encrypted = self.encrypted.clone().or_else(|| other.encrypted.clone());
-        Self::new(clear, encrypted)
-    }
-
-    fn new(clear: Option<Arc<SigningKey>>, encrypted: Option<Arc<KeyFile>>) -> Self {
-        Self {
-            clear: Mutex::new(clear),
-            encrypted,
-            gate: tokio::sync::Mutex::new(()),
-            failed_rounds: AtomicU64::new(0),
-        }
-    }
-
-    /// The cleartext signing key, if decrypted (or never encrypted).
-    pub(crate) fn cleartext(&self) -> Option<Arc<SigningKey>> {
-        self.clear_guard().clone()
-    }
-
-    /// True when the key came from an encrypted file that is still held.
-    pub(crate) fn has_encrypted_form(&self) -> bool {
-        self.encrypted.is_some()
-    }
-
-    /// Drops the cleartext of a key that can be decrypted again; false (and nothing changes)
-    /// for a key with no encrypted form.
-    pub(crate) fn reencrypt(&self) -> bool {
-        if self.encrypted.is_none() {
-            return false;
-        }
-        if self.clear_guard().take().is_some() {
-            tracing::info!(target: "agentry::keys", "decrypted copy dropped (re-encrypted)");
-        }
-        true
-    }
-
-    fn clear_guard(&self) -> std::sync::MutexGuard<'_, Option<Arc<SigningKey>>> {
-        self.clear
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
 impl Agent {
     /// The key to sign with: the cleartext, or the key decrypted now with a passphrase from
     /// the user. `None` when the user cancelled, the tries ran out or no prompter is set.
@@ -141,7 +74,7 @@ impl Agent {
         }
         let key = self.ask_and_decrypt(session, entry, &file).await;
         match &key {
-            Some(k) => *slot.clear_guard() = Some(Arc::clone(k)),
+            Some(k) => slot.set_decrypted(Arc::clone(k)),
             None => {
                 slot.failed_rounds.fetch_add(1, Ordering::AcqRel);
             }

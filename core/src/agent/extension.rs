@@ -1,11 +1,11 @@
 //! Extension requests: `query`, `session-bind@openssh.com` and PuTTY's family. An unknown
-//! extension gets `SSH_AGENT_EXTENSION_FAILURE`; a known one that fails gets it too.
+//! extension gets `SSH_AGENT_EXTENSION_FAILURE`; a known one that fails gets it too. Every
+//! extension that shows or touches keys sees only those `REQUEST_IDENTITIES` lists on the same
+//! connection (destination restrictions), and adds follow the rules of [`super::add`].
 
-use super::Agent;
-use super::DeferredPublic;
-use crate::keyfile::{KdfLimits, KeyFile, KeyFormat};
-use crate::keys::{verify_signature, PrivateKey};
-use crate::proto::{Constraint, Extension, Response, SessionBind, EXTENSION_NAMES};
+use super::{AddError, Agent};
+use crate::keys::verify_signature;
+use crate::proto::{Extension, Response, SessionBind, EXTENSION_NAMES};
 use crate::session::{BoundSession, Session, MAX_SESSION_BINDS};
 use crate::wire::Writer;
 
@@ -30,10 +30,10 @@ impl Agent {
             }
             Extension::SessionBind(bind) => session_bind(session, &bind),
             Extension::ListExtended => {
-                let keys = self.keys();
+                let visible = self.visible_entries(session);
                 let mut w = Writer::new();
-                w.u32(u32::try_from(keys.len()).unwrap_or(u32::MAX));
-                for e in keys.entries() {
+                w.u32(u32::try_from(visible.len()).unwrap_or(u32::MAX));
+                for e in &visible {
                     let mut flags = 0u32;
                     if e.key.has_encrypted_form() {
                         flags |= LIST_EXTENDED_FLAG_HAS_ENCRYPTED_KEY_FILE;
@@ -48,7 +48,7 @@ impl Agent {
                 Response::SuccessWith(w.into_bytes())
             }
             Extension::AddPpk { ppk, constraints } => added(
-                self.add_key_file(&ppk, &[], &[], constraints, true),
+                self.add_key_file(session, &ppk, &[], &[], constraints, true),
                 "add-ppk",
             ),
             Extension::AddKeyFile {
@@ -57,22 +57,27 @@ impl Agent {
                 comment,
                 constraints,
             } => added(
-                self.add_key_file(&file, &public_key, &comment, constraints, false),
+                self.add_key_file(session, &file, &public_key, &comment, constraints, false),
                 "add-key-file",
             ),
             Extension::Reencrypt { key_blob } => {
                 // PuTTY: an unknown key, or one with no encrypted form, is a failure.
+                // A key this connection may not see is treated as unknown.
                 match self.keys().get(&key_blob) {
-                    Some(entry) if entry.key.reencrypt() => Response::Success,
+                    Some(entry)
+                        if self.permitted(&entry, session).is_ok() && entry.key.reencrypt() =>
+                    {
+                        Response::Success
+                    }
                     _ => Response::ExtensionFailure,
                 }
             }
             Extension::ReencryptAll => {
                 // PuTTY: success with the number of keys left decrypted, unless there are keys
                 // and none could be re-encrypted (then nothing changed: failure).
-                let keys = self.keys();
+                // Only the keys this connection may see (as REQUEST_IDENTITIES lists them).
                 let (mut done, mut failed) = (0u32, 0u32);
-                for e in keys.entries() {
+                for e in self.visible_entries(session) {
                     if e.key.reencrypt() {
                         done += 1;
                     } else {
@@ -95,64 +100,7 @@ impl Agent {
     }
 }
 
-impl Agent {
-    /// A key file sent whole (`add-ppk`, `add-key-file@agentry`): unencrypted files are added at
-    /// once; encrypted ones are listed now and decrypted on first use.
-    fn add_key_file(
-        &self,
-        bytes: &[u8],
-        public_key: &[u8],
-        comment: &[u8],
-        constraints: Vec<Constraint>,
-        ppk_only: bool,
-    ) -> Result<(), String> {
-        let file = KeyFile::parse(bytes).map_err(|e| e.to_string())?;
-        if ppk_only && file.format() != KeyFormat::Ppk {
-            return Err("add-ppk was given a key file that is not PPK".into());
-        }
-        let comment = if comment.is_empty() {
-            file.comment().as_bytes().to_vec()
-        } else {
-            comment.to_vec()
-        };
-        let public = if public_key.is_empty() {
-            None
-        } else {
-            Some(
-                DeferredPublic::from_blob(public_key)
-                    .ok_or_else(|| "malformed public key or certificate".to_owned())?,
-            )
-        };
-        if !file.is_encrypted() {
-            let (key, _) = file
-                .decrypt(&[], &KdfLimits::default())
-                .map_err(|e| e.to_string())?;
-            // What it was to be listed under must be this key (or a certificate for it).
-            let key = match public {
-                None => key,
-                Some(DeferredPublic::Key(given)) => {
-                    let blob = ssh_encoding::Encode::encode_vec(&given)
-                        .map_err(|_| "public key cannot be encoded".to_owned())?;
-                    if blob != key.public_blob() {
-                        return Err("the public key given does not match the key file".into());
-                    }
-                    key
-                }
-                Some(DeferredPublic::Certificate(cert)) => {
-                    PrivateKey::new(key.keypair().clone(), Some(*cert))
-                        .map_err(|e| e.to_string())?
-                }
-            };
-            return self
-                .add_key(key, comment, constraints)
-                .map_err(|e| e.to_string());
-        }
-        self.add_encrypted_key(file, public, comment, constraints)
-            .map_err(|e| e.to_string())
-    }
-}
-
-fn added(result: Result<(), String>, what: &'static str) -> Response {
+fn added(result: Result<(), AddError>, what: &'static str) -> Response {
     match result {
         Ok(()) => Response::Success,
         Err(why) => {

@@ -2,7 +2,7 @@
 //! added. Expired keys are dropped lazily: every access first removes what has passed its
 //! lifetime, so an expired key is never listed or used.
 
-use super::deferred::KeySlot;
+use super::slot::KeySlot;
 use crate::proto::DestinationConstraint;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -54,10 +54,27 @@ pub(crate) struct Keystore {
     order: BTreeMap<u64, Vec<u8>>,
     next_seq: u64,
     next_expiry: Option<Instant>,
+    /// Bytes the entries take in an identities reply (blob and comment strings).
+    listed_len: usize,
+}
+
+/// Bytes one entry takes in `SSH2_AGENT_IDENTITIES_ANSWER`: its blob and comment strings.
+fn listed_len(entry: &Entry) -> usize {
+    8 + entry.blob.len() + entry.comment.len()
 }
 
 impl Keystore {
     /// True when some entry has a lifetime, so [`Keystore::expire`] has work to check.
+    /// The identities reply body's length (type, count, entries) once `entry` is inserted
+    /// (replacing the entry with the same blob, if any).
+    pub(crate) fn identities_reply_len_with(&self, entry: &Entry) -> usize {
+        let replaced = self
+            .by_blob
+            .get(&entry.blob)
+            .map_or(0, |(_, e)| listed_len(e));
+        1 + 4 + self.listed_len - replaced + listed_len(entry)
+    }
+
     pub(crate) fn expiry_due(&self) -> bool {
         self.next_expiry.is_some()
     }
@@ -87,8 +104,12 @@ impl Keystore {
             self.next_expiry = Some(self.next_expiry.map_or(t, |n| n.min(t)));
         }
         let blob = entry.blob.clone();
+        self.listed_len += listed_len(&entry);
         let seq = match self.by_blob.get(&blob) {
-            Some((seq, _)) => *seq,
+            Some((seq, old)) => {
+                self.listed_len -= listed_len(old);
+                *seq
+            }
             None => {
                 let seq = self.next_seq;
                 self.next_seq += 1;
@@ -105,7 +126,8 @@ impl Keystore {
 
     pub(crate) fn remove(&mut self, blob: &[u8]) -> bool {
         match self.by_blob.remove(blob) {
-            Some((seq, _)) => {
+            Some((seq, old)) => {
+                self.listed_len -= listed_len(&old);
                 self.order.remove(&seq);
                 true
             }
@@ -117,6 +139,7 @@ impl Keystore {
         self.by_blob.clear();
         self.order.clear();
         self.next_expiry = None;
+        self.listed_len = 0;
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -4,6 +4,7 @@
 //! reply. Locks are held only for map lookups: prompts and signatures run with none held, so a
 //! slow request never holds up another connection.
 
+mod add;
 mod consent;
 mod deferred;
 mod destination;
@@ -11,19 +12,17 @@ mod extension;
 mod keystore;
 mod lock;
 mod signing_pool;
+mod slot;
 
 use crate::clock::{Clock, TokioClock};
-use crate::keyfile::KeyFile;
-use crate::keys::{PrivateKey, SignError, SigningKey};
+use crate::keys::{SignError, SigningKey};
 use crate::prompt::{ConfirmRequest, PathHop, Prompter};
-use crate::proto::{
-    AddIdentity, Constraint, DestinationConstraint, Request, Response, SignRequest,
-};
+use crate::proto::{Request, Response, SignRequest};
 use crate::session::Session;
+pub use add::{AddError, MAX_IDENTITIES_REPLY};
 pub use consent::ConfirmPolicy;
 use consent::Consents;
 pub use deferred::DeferredPublic;
-use deferred::KeySlot;
 use keystore::{Entry, Keystore};
 use lock::{LockState, Unlock};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -159,7 +158,7 @@ impl Agent {
         match request {
             Request::RequestIdentities => Response::Identities(self.identities(session)),
             Request::Sign(sign) => self.sign(session, SignRef::from(&sign)).await,
-            Request::AddIdentity(add) => self.add(session, *add),
+            Request::AddIdentity(add) => self.add_identity(session, *add),
             Request::RemoveIdentity { key_blob } => self.remove(session, &key_blob),
             Request::RemoveAllIdentities => {
                 self.keys().clear();
@@ -189,164 +188,21 @@ impl Agent {
         }
     }
 
-    /// Adds a key directly (used by the platform for keys loaded at start), with the same rules
-    /// as `SSH_AGENTC_ADD_ID_CONSTRAINED`.
-    pub fn add_key(
-        &self,
-        key: PrivateKey,
-        comment: Vec<u8>,
-        constraints: Vec<Constraint>,
-    ) -> Result<(), AddError> {
-        let (expires, confirm, destinations) = self.constraints(constraints)?;
-        let signing = SigningKey::new(&key).map_err(AddError::Key)?;
-        let entry = Entry {
-            blob: key.public_blob(),
-            comment,
-            algorithm: key.algorithm_name(),
-            fingerprint: key.fingerprint(),
-            key: Arc::new(KeySlot::clear(signing)),
-            expires,
-            confirm,
-            destinations,
-        };
-        self.insert(entry);
-        Ok(())
-    }
-
-    /// Adds a key held encrypted until its first use (deferred decryption): it is listed at once
-    /// under `public` (the file's public key, or the one given for files that do not show it;
-    /// or a certificate for the file's key) and decrypted with a passphrase from the prompter
-    /// the first time a client signs with it. A certificate added after its key from the same
-    /// file shares the key's decryption: one passphrase serves both.
-    pub fn add_encrypted_key(
-        &self,
-        file: KeyFile,
-        public: Option<DeferredPublic>,
-        comment: Vec<u8>,
-        constraints: Vec<Constraint>,
-    ) -> Result<(), AddError> {
-        if !file.is_encrypted() {
-            return Err(AddError::Constraint(
-                "the key file is not encrypted; add its key directly",
-            ));
-        }
-        let public = match public {
-            Some(public) => public,
-            None => DeferredPublic::Key(file.public_key().cloned().ok_or(AddError::Constraint(
-                "the file does not show its public key; give the public key too",
-            ))?),
-        };
-        let key = public.key();
-        if file.public_key().is_some_and(|shown| shown != key) {
-            return Err(AddError::Constraint(match &public {
-                DeferredPublic::Key(_) => "the public key given does not match the key file",
-                DeferredPublic::Certificate(_) => "the certificate is not for the key file's key",
-            }));
-        }
-        if self.shared.prompter.is_none() {
-            return Err(AddError::Constraint(
-                "an encrypted key needs a passphrase prompter, and none is configured",
-            ));
-        }
-        let (expires, confirm, destinations) = self.constraints(constraints)?;
-        let key_blob = ssh_encoding::Encode::encode_vec(key)
-            .map_err(|_| AddError::Constraint("public key cannot be encoded"))?;
-        let (blob, algorithm) = match &public {
-            DeferredPublic::Key(k) => (key_blob.clone(), k.algorithm().as_str().to_owned()),
-            DeferredPublic::Certificate(cert) => (
-                ssh_encoding::Encode::encode_vec(cert.as_ref())
-                    .map_err(|_| AddError::Constraint("certificate cannot be encoded"))?,
-                cert.algorithm().to_certificate_type(),
-            ),
-        };
-        // A certificate shares the slot of its key when that key came from an encrypted file.
-        let shared_slot = match &public {
-            DeferredPublic::Certificate(_) => self
-                .keys()
-                .get(&key_blob)
-                .filter(|e| e.key.has_encrypted_form())
-                .map(|e| Arc::clone(&e.key)),
-            DeferredPublic::Key(_) => None,
-        };
-        let entry = Entry {
-            algorithm,
-            fingerprint: key.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
-            blob,
-            comment,
-            key: shared_slot.unwrap_or_else(|| Arc::new(KeySlot::encrypted(file))),
-            expires,
-            confirm,
-            destinations,
-        };
-        self.insert(entry);
-        Ok(())
-    }
-
-    /// Inserts an entry; a key already held keeps the form the new entry lacks (a cleartext
-    /// add to an encrypted-only key makes it re-encryptable, and the other way round).
-    fn insert(&self, mut entry: Entry) {
-        let mut keys = self.keys();
-        if let Some(existing) = keys.get(&entry.blob) {
-            // A certificate re-added with the slot it already shares with its key keeps it.
-            if !Arc::ptr_eq(&entry.key, &existing.key) {
-                entry.key = Arc::new(entry.key.merged(&existing.key));
-            }
-        }
-        tracing::info!(target: "agentry::keys", algorithm = %entry.algorithm, fingerprint = %entry.fingerprint, encrypted = entry.key.cleartext().is_none(), "key added");
-        keys.insert(entry);
-    }
-
-    /// Applies add-time constraints and defaults: expiry, confirm, destinations.
-    fn constraints(
-        &self,
-        constraints: Vec<Constraint>,
-    ) -> Result<
-        (
-            Option<tokio::time::Instant>,
-            bool,
-            Vec<DestinationConstraint>,
-        ),
-        AddError,
-    > {
-        let mut expires = None;
-        let mut confirm = self.shared.options.confirm_all;
-        let mut destinations = Vec::new();
-        for c in constraints {
-            match c {
-                Constraint::Lifetime(secs) => {
-                    expires = Some(self.now() + Duration::from_secs(u64::from(secs)));
-                }
-                Constraint::Confirm => confirm = true,
-                Constraint::RestrictDestination(d) => destinations = d,
-                Constraint::MaxSignatures(_) => {
-                    return Err(AddError::Constraint(
-                        "max-signatures applies only to XMSS keys",
-                    ))
-                }
-                Constraint::AssociatedCerts(_) => {
-                    return Err(AddError::Constraint(
-                        "associated certificates apply only to smartcard keys",
-                    ))
-                }
-            }
-        }
-        if confirm && self.shared.prompter.is_none() {
-            return Err(AddError::Constraint(
-                "confirmation requested but no prompter is configured",
-            ));
-        }
-        if expires.is_none() {
-            expires = self.shared.options.default_lifetime.map(|d| self.now() + d);
-        }
-        Ok((expires, confirm, destinations))
-    }
-
-    /// Identities this connection may see: destination-restricted keys only where usable.
-    fn identities(&self, session: &Session) -> Vec<crate::proto::Identity> {
+    /// The entries this connection may see, in order: destination-restricted keys only where
+    /// usable. `REQUEST_IDENTITIES` and every extension that lists or touches keys use this.
+    fn visible_entries(&self, session: &Session) -> Vec<Arc<Entry>> {
         let now = self.shared.clock.unix_time();
         self.keys()
             .entries()
             .filter(|e| destination::identity_permitted(e, session, None, now).is_ok())
+            .cloned()
+            .collect()
+    }
+
+    /// Identities this connection may see.
+    fn identities(&self, session: &Session) -> Vec<crate::proto::Identity> {
+        self.visible_entries(session)
+            .iter()
             .map(|e| crate::proto::Identity {
                 key_blob: e.blob.clone(),
                 comment: e.comment.clone(),
@@ -356,38 +212,9 @@ impl Agent {
 
     fn remove(&self, session: &Session, key_blob: &[u8]) -> Response {
         let mut keys = self.keys();
-        if let Some(entry) = keys.get(key_blob) {
-            if let Err(why) = destination::identity_permitted(
-                &entry,
-                session,
-                None,
-                self.shared.clock.unix_time(),
-            ) {
-                tracing::info!(target: "agentry::keys", reason = why, "remove refused");
-                return Response::Failure;
-            }
-        }
-        status(keys.remove(key_blob))
-    }
-
-    fn add(&self, session: &Session, add: AddIdentity) -> Response {
-        if let Some(existing) = self.keys().get(&add.key.public_blob()) {
-            if let Err(why) = destination::identity_permitted(
-                &existing,
-                session,
-                None,
-                self.shared.clock.unix_time(),
-            ) {
-                tracing::info!(target: "agentry::keys", reason = why, "replacing a restricted key refused");
-                return Response::Failure;
-            }
-        }
-        match self.add_key(add.key, add.comment, add.constraints) {
-            Ok(()) => Response::Success,
-            Err(e) => {
-                tracing::info!(target: "agentry::keys", error = %e, "key not added");
-                Response::Failure
-            }
+        match keys.get(key_blob) {
+            Some(entry) if self.permitted(&entry, session).is_err() => Response::Failure,
+            _ => status(keys.remove(key_blob)),
         }
     }
 
@@ -405,7 +232,7 @@ impl Agent {
                 return Response::Failure;
             }
         };
-        if entry.confirm && !self.confirm(session, &entry, &hop_names).await {
+        if self.needs_confirm(session, &entry) && !self.confirm(session, &entry, &hop_names).await {
             tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, "use not confirmed");
             return Response::Failure;
         }
@@ -428,12 +255,22 @@ impl Agent {
         }
     }
 
-    /// Asks the user (unless the confirm policy says a "yes" still holds or is not needed);
-    /// an unanswered prompt is a "no" after the policy's timeout.
+    /// True when this use must be confirmed: always for a key added with `-c`; for the
+    /// agent-wide `--confirm-all`, unless `--confirm-forwarded-only` and the connection proved
+    /// it is local (see [`consent::proved_local`]).
+    fn needs_confirm(&self, session: &Session, entry: &Entry) -> bool {
+        let options = &self.shared.options;
+        entry.confirm
+            || (options.confirm_all
+                && !(options.confirm_policy.forwarded_only && consent::proved_local(session)))
+    }
+
+    /// Asks the user (unless a remembered "yes" still holds); an unanswered prompt is a "no"
+    /// after the policy's timeout.
     async fn confirm(&self, session: &Session, entry: &Entry, hop_names: &[String]) -> bool {
         let policy = &self.shared.options.confirm_policy;
         let consents = &self.shared.consents;
-        if consents.skip_prompt(policy, session, &entry.fingerprint, self.now()) {
+        if consents.remembered(session, &entry.fingerprint, self.now()) {
             return true;
         }
         let allowed = tokio::time::timeout(policy.timeout, self.prompt(session, entry, hop_names))
@@ -498,7 +335,7 @@ impl Agent {
                 comment: String::from_utf8_lossy(&e.comment).into_owned(),
                 algorithm: e.algorithm.clone(),
                 fingerprint: e.fingerprint.clone(),
-                confirm: e.confirm,
+                confirm: e.confirm || self.shared.options.confirm_all,
                 expires_in: e.expires.map(|t| t.saturating_duration_since(now)),
                 destinations: e.destinations.clone(),
             })
@@ -640,24 +477,3 @@ pub struct KeyInfo {
     /// Destination restrictions (`ssh-add -h`).
     pub destinations: Vec<crate::proto::DestinationConstraint>,
 }
-
-/// Why a key was not added.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AddError {
-    /// The key cannot be used for signing.
-    Key(SignError),
-    /// A constraint cannot be honoured.
-    Constraint(&'static str),
-}
-
-impl core::fmt::Display for AddError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::Key(e) => write!(f, "{e}"),
-            Self::Constraint(why) => f.write_str(why),
-        }
-    }
-}
-
-impl std::error::Error for AddError {}

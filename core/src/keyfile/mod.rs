@@ -15,6 +15,7 @@ mod ppk;
 pub use error::KeyFileError;
 
 use crate::keys::PrivateKey;
+use sha2::Digest;
 use ssh_key::public::KeyData;
 
 /// The file formats [`KeyFile::parse`] recognises.
@@ -71,6 +72,9 @@ impl Default for KdfLimits {
 #[derive(Clone)]
 pub struct KeyFile {
     inner: Inner,
+    /// SHA-256 of the file's bytes: tells two adds of the same file apart from a different
+    /// file for the same public key (see [`KeyFile::digest`]).
+    digest: [u8; 32],
 }
 
 #[derive(Clone)]
@@ -93,25 +97,35 @@ impl KeyFile {
     /// Recognises and parses a key file. Errors say what the bytes are instead when they are
     /// not a private key (a public key, an unknown format, a truncated file).
     pub fn parse(bytes: &[u8]) -> Result<Self, KeyFileError> {
+        let digest = sha2::Sha256::digest(bytes).into();
         if bytes.starts_with(ppk::MAGIC) {
             let inner = Inner::Ppk(Box::new(ppk::Ppk::parse(bytes)?));
-            return Ok(Self { inner });
+            return Ok(Self { inner, digest });
         }
         let text = core::str::from_utf8(bytes).map_err(|_| KeyFileError::NotAKey)?;
         if let Some(key) = openssh::OpenSshKey::parse(text)? {
             return Ok(Self {
                 inner: Inner::OpenSsh(key),
+                digest,
             });
         }
         if let Some(key) = pem::PemKey::parse(text)? {
             return Ok(Self {
                 inner: Inner::Pem(key),
+                digest,
             });
         }
         if openssh::is_public_key(text) {
             return Err(KeyFileError::PublicKeyOnly);
         }
         Err(KeyFileError::NotAKey)
+    }
+
+    /// SHA-256 of the bytes the file was parsed from. Two encrypted files showing the same
+    /// public key are the same file only when their digests are equal: the public key in an
+    /// encrypted file's header proves nothing about what it decrypts to.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
     }
 
     /// Which format the file is in.

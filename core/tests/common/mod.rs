@@ -4,9 +4,13 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use agentry_core::proto::{Constraint, DestinationConstraint, Request, Response, SignRequest};
+use agentry_core::proto::{
+    Constraint, DestinationConstraint, Extension, Hop, HopKey, Request, Response, SessionBind,
+    SignRequest,
+};
 use agentry_core::wire::Writer;
 use agentry_core::{Agent, ClientInfo, Session};
+use ed25519_dalek::{Signer, SigningKey};
 use std::path::PathBuf;
 
 pub fn fixtures() -> PathBuf {
@@ -95,5 +99,54 @@ pub async fn identities(agent: &Agent) -> Vec<Vec<u8>> {
     match call(agent, &mut session(), &[11]).await {
         Response::Identities(ids) => ids.into_iter().map(|i| i.key_blob).collect(),
         other => panic!("unexpected reply {other:?}"),
+    }
+}
+
+/// A test SSH server: a name and an Ed25519 host key (from a fixed seed), able to bind a
+/// connection as `session-bind@openssh.com` does.
+pub struct Host {
+    pub name: &'static str,
+    pub key: SigningKey,
+}
+
+impl Host {
+    pub fn new(name: &'static str, seed: u8) -> Self {
+        Self {
+            name,
+            key: SigningKey::from_bytes(&[seed; 32]),
+        }
+    }
+
+    pub fn blob(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.string(b"ssh-ed25519")
+            .string(self.key.verifying_key().as_bytes());
+        w.into_bytes()
+    }
+
+    pub fn hop(&self, user: &str) -> Hop {
+        Hop {
+            user: user.into(),
+            hostname: self.name.into(),
+            keys: vec![HopKey {
+                key_blob: self.blob(),
+                is_ca: false,
+            }],
+        }
+    }
+
+    /// Binds `session` to this host as ssh does after key exchange.
+    pub async fn bind(&self, agent: &Agent, session: &mut Session, sid: &[u8], forwarding: bool) {
+        let mut sig = Writer::new();
+        sig.string(b"ssh-ed25519")
+            .string(&self.key.sign(sid).to_bytes());
+        let body = Request::Extension(Extension::SessionBind(SessionBind {
+            host_key: self.blob(),
+            session_id: sid.to_vec(),
+            signature: sig.into_bytes(),
+            is_forwarding: forwarding,
+        }))
+        .encode();
+        assert_eq!(call(agent, session, &body).await, Response::Success);
     }
 }
