@@ -6,7 +6,9 @@
 use crate::keys::{connect, resolve_blobs, Client};
 use crate::{Failure, Outcome};
 use agentry_core::keyfile::KeyFormat;
-use agentry_core::proto::{Constraint, Extension, Request, Response};
+use agentry_core::proto::{
+    Constraint, Extension, ListExtendedReply, ReencryptAllReply, Request, Response,
+};
 use clap::Args;
 use ssh_encoding::Encode;
 use std::collections::HashMap;
@@ -95,14 +97,15 @@ pub(crate) fn add_encrypted(
 pub(crate) fn reencrypt(args: &ReencryptArgs) -> Outcome {
     let mut client = connect()?;
     if args.all {
-        return match client.request(&Request::Extension(Extension::ReencryptAll))? {
-            Response::SuccessWith(payload) => {
-                let left = agentry_core::wire::Reader::new(&payload).u32().unwrap_or(0);
-                eprintln!("Keys re-encrypted; {left} without an encrypted form stay decrypted.");
+        let reply = client.request(&Request::Extension(Extension::ReencryptAll))?;
+        return match ReencryptAllReply::decode(&reply) {
+            Ok(ReencryptAllReply { left_decrypted }) => {
+                eprintln!(
+                    "Keys re-encrypted; {left_decrypted} without an encrypted form stay decrypted."
+                );
                 Ok(())
             }
-            Response::Success => Ok(()),
-            _ => Err(Failure::new(
+            Err(_) => Err(Failure::new(
                 "no key could be re-encrypted (none has an encrypted form)",
             )),
         };
@@ -127,27 +130,23 @@ pub(crate) fn reencrypt(args: &ReencryptArgs) -> Outcome {
 /// Pageant's markers for `list`: " (encrypted)" for keys not decrypted now, " (re-encryptable)"
 /// for decrypted keys that have an encrypted form. Empty for agents without `list-extended`.
 pub(crate) fn state_labels(client: &mut Client) -> HashMap<Vec<u8>, &'static str> {
-    let mut labels = HashMap::new();
-    let Ok(Response::SuccessWith(payload)) =
-        client.request(&Request::Extension(Extension::ListExtended))
-    else {
-        return labels;
+    let Ok(reply) = client.request(&Request::Extension(Extension::ListExtended)) else {
+        return HashMap::new();
     };
-    let mut r = agentry_core::wire::Reader::new(&payload);
-    let count = r.u32().unwrap_or(0);
-    for _ in 0..count {
-        let (Ok(blob), Ok(_comment), Ok(extra)) = (r.string(), r.string(), r.string()) else {
-            break;
-        };
-        let flags = agentry_core::wire::Reader::new(extra).u32().unwrap_or(0);
-        let label = if flags & 2 != 0 {
-            " (encrypted)"
-        } else if flags & 1 != 0 {
-            " (re-encryptable)"
-        } else {
-            continue;
-        };
-        labels.insert(blob.to_vec(), label);
-    }
-    labels
+    let Ok(list) = ListExtendedReply::decode(&reply) else {
+        return HashMap::new();
+    };
+    list.keys
+        .into_iter()
+        .filter_map(|key| {
+            let label = if !key.flags.decrypted() {
+                " (encrypted)"
+            } else if key.flags.has_encrypted_form() {
+                " (re-encryptable)"
+            } else {
+                return None;
+            };
+            Some((key.key_blob, label))
+        })
+        .collect()
 }

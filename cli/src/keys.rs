@@ -8,7 +8,9 @@ use crate::lifetime::parse_lifetime;
 use crate::passphrase::read_passphrase;
 use crate::{Failure, Outcome};
 use agentry_core::keys::PrivateKey as AgentKey;
-use agentry_core::proto::{AddIdentity, Constraint, Extension, Identity, Request, Response};
+use agentry_core::proto::{
+    AddIdentity, Constraint, Extension, Identity, QueryReply, Request, Response,
+};
 use agentry_platform::client::AgentClient;
 use clap::Args;
 use ssh_encoding::Encode;
@@ -395,23 +397,8 @@ pub(crate) fn lock(locking: bool) -> Outcome {
 
 /// The extension names the agent reports, or `None` when it refuses `query`.
 fn extensions(client: &mut Client) -> Result<Option<Vec<String>>, Failure> {
-    let (payload, skip_name) = match client.request(&Request::Extension(Extension::Query))? {
-        Response::ExtensionResponse(p) => (p, true),
-        Response::SuccessWith(p) => (p, false),
-        _ => return Ok(None),
-    };
-    let mut reader = agentry_core::wire::Reader::new(&payload);
-    let mut names = Vec::new();
-    while !reader.is_empty() {
-        match reader.string() {
-            Ok(name) => names.push(String::from_utf8_lossy(name).into_owned()),
-            Err(_) => break,
-        }
-    }
-    if skip_name && names.first().is_some_and(|n| n == "query") {
-        names.remove(0);
-    }
-    Ok(Some(names))
+    let reply = client.request(&Request::Extension(Extension::Query))?;
+    Ok(QueryReply::decode(&reply).ok().map(|q| q.names))
 }
 
 pub(crate) fn query() -> Outcome {

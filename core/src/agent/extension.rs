@@ -5,14 +5,11 @@
 
 use super::{AddError, Agent};
 use crate::keys::verify_signature;
-use crate::proto::{Extension, Response, SessionBind, EXTENSION_NAMES};
+use crate::proto::{
+    Extension, KeyFlags, ListExtendedReply, ListedKey, QueryReply, ReencryptAllReply, Response,
+    SessionBind, EXTENSION_NAMES,
+};
 use crate::session::{BoundSession, Session, MAX_SESSION_BINDS};
-use crate::wire::Writer;
-
-/// PuTTY's `list-extended` flag: the key has an encrypted form it can be re-encrypted to.
-const LIST_EXTENDED_FLAG_HAS_ENCRYPTED_KEY_FILE: u32 = 1;
-/// PuTTY's `list-extended` flag: the key is not decrypted now (first use asks).
-const LIST_EXTENDED_FLAG_HAS_NO_CLEARTEXT_KEY: u32 = 2;
 
 /// Longest session identifier accepted (OpenSSH's `AGENT_MAX_SID_LEN`).
 pub(crate) const MAX_SESSION_ID_LEN: usize = 128;
@@ -20,33 +17,26 @@ pub(crate) const MAX_SESSION_ID_LEN: usize = 128;
 impl Agent {
     pub(super) fn extension(&self, session: &mut Session, ext: Extension) -> Response {
         match ext {
-            Extension::Query => {
-                let mut w = Writer::new();
-                w.string(b"query");
-                for name in EXTENSION_NAMES {
-                    w.string(name.as_bytes());
-                }
-                Response::ExtensionResponse(w.into_bytes())
+            Extension::Query => QueryReply {
+                names: EXTENSION_NAMES.iter().map(|&n| n.to_owned()).collect(),
             }
+            .encode(),
             Extension::SessionBind(bind) => session_bind(session, &bind),
-            Extension::ListExtended => {
-                let visible = self.visible_entries(session);
-                let mut w = Writer::new();
-                w.u32(u32::try_from(visible.len()).unwrap_or(u32::MAX));
-                for e in &visible {
-                    let mut flags = 0u32;
-                    if e.key.has_encrypted_form() {
-                        flags |= LIST_EXTENDED_FLAG_HAS_ENCRYPTED_KEY_FILE;
-                    }
-                    if e.key.cleartext().is_none() {
-                        flags |= LIST_EXTENDED_FLAG_HAS_NO_CLEARTEXT_KEY;
-                    }
-                    w.string(&e.blob).string(&e.comment).nested(|p| {
-                        p.u32(flags);
-                    });
-                }
-                Response::SuccessWith(w.into_bytes())
+            Extension::ListExtended => ListExtendedReply {
+                keys: self
+                    .visible_entries(session)
+                    .iter()
+                    .map(|e| ListedKey {
+                        key_blob: e.blob.clone(),
+                        comment: e.comment.clone(),
+                        flags: KeyFlags::new(
+                            e.key.has_encrypted_form(),
+                            e.key.cleartext().is_some(),
+                        ),
+                    })
+                    .collect(),
             }
+            .encode(),
             Extension::AddPpk { ppk, constraints } => added(
                 self.add_key_file(session, &ppk, &[], &[], constraints, true),
                 "add-ppk",
@@ -87,9 +77,10 @@ impl Agent {
                 if done == 0 && failed > 0 {
                     Response::ExtensionFailure
                 } else {
-                    let mut w = Writer::new();
-                    w.u32(failed);
-                    Response::SuccessWith(w.into_bytes())
+                    ReencryptAllReply {
+                        left_decrypted: failed,
+                    }
+                    .encode()
                 }
             }
             Extension::Unknown { name, .. } => {

@@ -5,12 +5,14 @@
 mod constraint;
 mod destination;
 mod extension;
+mod extension_reply;
 mod request;
 mod response;
 
 pub use constraint::{AssociatedCerts, Constraint, MAX_DEST_CONSTRAINTS, MAX_EXT_CERTS};
 pub use destination::{DestinationConstraint, Hop, HopKey, MAX_HOP_KEYS, MAX_USERNAME_LEN};
 pub use extension::{Extension, SessionBind, EXTENSION_NAMES};
+pub use extension_reply::{KeyFlags, ListExtendedReply, ListedKey, QueryReply, ReencryptAllReply};
 pub use request::{AddIdentity, Request, SignRequest};
 pub use response::{Identity, Response};
 
