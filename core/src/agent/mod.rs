@@ -17,7 +17,7 @@ mod slot;
 use crate::clock::{Clock, TokioClock};
 use crate::keys::{SignError, SigningKey};
 use crate::prompt::{ConfirmRequest, PathHop, Prompter};
-use crate::proto::{Request, Response, SignRequest};
+use crate::proto::{Request, Response, SignRequestRef};
 use crate::session::Session;
 pub use add::{AddError, MAX_IDENTITIES_REPLY};
 pub use consent::ConfirmPolicy;
@@ -126,12 +126,16 @@ impl Agent {
     /// Handles one message body and returns the reply body. Never panics on client input:
     /// anything that does not decode is answered with `SSH_AGENT_FAILURE`.
     pub async fn handle_message(&self, session: &mut Session, body: &[u8]) -> Vec<u8> {
-        // Signing is the hot path: read its fields in place instead of copying them out.
-        if let Some(sign) = SignRef::parse(body).filter(|_| !self.is_locked()) {
-            return self.sign(session, sign).await.encode();
+        // The lock is checked once per request, here. Signing is the hot path: read its fields
+        // in place instead of copying them out.
+        let locked = self.is_locked();
+        if !locked {
+            if let Some(sign) = SignRequestRef::parse(body) {
+                return self.sign(session, sign).await.encode();
+            }
         }
         let response = match Request::decode(body) {
-            Ok(request) => self.handle(session, request).await,
+            Ok(request) => self.dispatch(session, request, locked).await,
             Err(e) => {
                 tracing::debug!(target: "agentry::proto", msg_type = body.first().copied(), error = %e, "undecodable request");
                 Response::Failure
@@ -142,7 +146,13 @@ impl Agent {
 
     /// Handles one decoded request.
     pub async fn handle(&self, session: &mut Session, request: Request) -> Response {
-        if self.is_locked() {
+        let locked = self.is_locked();
+        self.dispatch(session, request, locked).await
+    }
+
+    /// Answers `request`; `locked` is the lock state read once for it.
+    async fn dispatch(&self, session: &mut Session, request: Request, locked: bool) -> Response {
+        if locked {
             return match request {
                 Request::RequestIdentities => Response::Identities(Vec::new()),
                 Request::Unlock { passphrase } => self.unlock(&passphrase).await,
@@ -157,7 +167,7 @@ impl Agent {
         }
         match request {
             Request::RequestIdentities => Response::Identities(self.identities(session)),
-            Request::Sign(sign) => self.sign(session, SignRef::from(&sign)).await,
+            Request::Sign(sign) => self.sign(session, SignRequestRef::from(&sign)).await,
             Request::AddIdentity(add) => self.add_identity(session, *add),
             Request::RemoveIdentity { key_blob } => self.remove(session, &key_blob),
             Request::RemoveAllIdentities => {
@@ -218,7 +228,7 @@ impl Agent {
         }
     }
 
-    async fn sign(&self, session: &Session, req: SignRef<'_>) -> Response {
+    async fn sign(&self, session: &Session, req: SignRequestRef<'_>) -> Response {
         let Some(entry) = self.keys().get(req.key_blob) else {
             tracing::debug!(target: "agentry::sign", "sign request for a key the agent does not hold");
             return Response::Failure;
@@ -391,7 +401,7 @@ async fn sign_off_reactor(
 fn check_destination(
     entry: &Entry,
     session: &Session,
-    req: &SignRef<'_>,
+    req: &SignRequestRef<'_>,
     now: impl FnOnce() -> u64,
 ) -> Result<Vec<String>, &'static str> {
     if entry.destinations.is_empty() {
@@ -414,41 +424,6 @@ fn check_destination(
             Err("host key in the request is not the bound host")
         }
         _ => Ok(names),
-    }
-}
-
-/// A sign request's fields, borrowed from the message body or from a decoded [`SignRequest`].
-struct SignRef<'a> {
-    key_blob: &'a [u8],
-    data: &'a [u8],
-    flags: u32,
-}
-
-impl<'a> SignRef<'a> {
-    /// An `SSH_AGENTC_SIGN_REQUEST` body read in place; `None` for any other message and for a
-    /// malformed one (which the full decoder then answers).
-    fn parse(body: &'a [u8]) -> Option<Self> {
-        let (&msg_type, rest) = body.split_first()?;
-        if msg_type != crate::proto::msg::SIGN_REQUEST {
-            return None;
-        }
-        let mut r = crate::wire::Reader::new(rest);
-        let sign = Self {
-            key_blob: r.string().ok()?,
-            data: r.string().ok()?,
-            flags: r.u32().ok()?,
-        };
-        r.is_empty().then_some(sign)
-    }
-}
-
-impl<'a> From<&'a SignRequest> for SignRef<'a> {
-    fn from(req: &'a SignRequest) -> Self {
-        Self {
-            key_blob: &req.key_blob,
-            data: &req.data,
-            flags: req.flags,
-        }
     }
 }
 

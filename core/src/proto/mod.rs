@@ -13,7 +13,7 @@ pub use constraint::{AssociatedCerts, Constraint, MAX_DEST_CONSTRAINTS, MAX_EXT_
 pub use destination::{DestinationConstraint, Hop, HopKey, MAX_HOP_KEYS, MAX_USERNAME_LEN};
 pub use extension::{Extension, SessionBind, EXTENSION_NAMES};
 pub use extension_reply::{KeyFlags, ListExtendedReply, ListedKey, QueryReply, ReencryptAllReply};
-pub use request::{AddIdentity, Request, SignRequest};
+pub use request::{AddIdentity, Request, SignRequest, SignRequestRef};
 pub use response::{Identity, Response};
 
 /// Message numbers (draft-miller-ssh-agent §5.1 and OpenSSH's authfd.h).

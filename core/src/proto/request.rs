@@ -31,6 +31,63 @@ impl core::fmt::Debug for SignRequest {
     }
 }
 
+/// An `SSH_AGENTC_SIGN_REQUEST`'s fields borrowed from the message body: the agent's signing
+/// path reads them in place, and [`Request::decode`] copies them into a [`SignRequest`]. One
+/// reader for both, so the two can never disagree on what a sign request is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SignRequestRef<'a> {
+    /// Public blob of the key (or certificate) to sign with.
+    pub key_blob: &'a [u8],
+    /// The data to sign.
+    pub data: &'a [u8],
+    /// `SSH_AGENT_RSA_SHA2_*` flags.
+    pub flags: u32,
+}
+
+impl<'a> SignRequestRef<'a> {
+    /// Reads the fields after the message type; the caller checks for trailing bytes.
+    fn read(r: &mut Reader<'a>) -> Result<Self, WireError> {
+        Ok(Self {
+            key_blob: r.string()?,
+            data: r.string()?,
+            flags: r.u32()?,
+        })
+    }
+
+    /// A whole `SSH_AGENTC_SIGN_REQUEST` body; `None` for any other message and for a malformed
+    /// one (which [`Request::decode`] then refuses the same way).
+    pub fn parse(body: &'a [u8]) -> Option<Self> {
+        let (&msg_type, rest) = body.split_first()?;
+        if msg_type != msg::SIGN_REQUEST {
+            return None;
+        }
+        let mut r = Reader::new(rest);
+        let sign = Self::read(&mut r).ok()?;
+        r.is_empty().then_some(sign)
+    }
+}
+
+impl<'a> From<&'a SignRequest> for SignRequestRef<'a> {
+    fn from(req: &'a SignRequest) -> Self {
+        Self {
+            key_blob: &req.key_blob,
+            data: &req.data,
+            flags: req.flags,
+        }
+    }
+}
+
+impl core::fmt::Debug for SignRequestRef<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Signed data is never logged: it can hold session identifiers and user names.
+        f.debug_struct("SignRequestRef")
+            .field("key_blob_len", &self.key_blob.len())
+            .field("data_len", &self.data.len())
+            .field("flags", &self.flags)
+            .finish()
+    }
+}
+
 /// `SSH_AGENTC_ADD_IDENTITY` and `SSH_AGENTC_ADD_ID_CONSTRAINED`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddIdentity {
@@ -129,11 +186,14 @@ impl Request {
         let msg_type = r.u8()?;
         let req = match msg_type {
             msg::REQUEST_IDENTITIES => Self::RequestIdentities,
-            msg::SIGN_REQUEST => Self::Sign(SignRequest {
-                key_blob: r.string()?.to_vec(),
-                data: r.string()?.to_vec(),
-                flags: r.u32()?,
-            }),
+            msg::SIGN_REQUEST => {
+                let sign = SignRequestRef::read(&mut r)?;
+                Self::Sign(SignRequest {
+                    key_blob: sign.key_blob.to_vec(),
+                    data: sign.data.to_vec(),
+                    flags: sign.flags,
+                })
+            }
             msg::ADD_IDENTITY | msg::ADD_ID_CONSTRAINED => {
                 let key = PrivateKey::decode_wire(&mut r)?;
                 let comment = r.string()?.to_vec();
