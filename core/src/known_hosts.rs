@@ -5,6 +5,7 @@
 //! parser does not understand are skipped, as OpenSSH skips them.
 
 use crate::keys::{host_label, is_certificate_blob, HostCertificate};
+use crate::pattern::match_pattern;
 use crate::proto::HopKey;
 use ring::hmac;
 use ssh_encoding::Encode;
@@ -164,32 +165,4 @@ pub fn host_matches(hosts: &HostPatterns, host: &str) -> bool {
             positive
         }
     }
-}
-
-/// `*` and `?` wildcards, as OpenSSH's `match_pattern` (pattern first). Iterative, with one
-/// backtrack point, so a hostile pattern costs at most pattern × text steps.
-pub(crate) fn match_pattern(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    star = Some((sp, st + 1));
-                    p = sp + 1;
-                    t = st + 1;
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
 }

@@ -12,6 +12,7 @@ pub mod frame;
 pub mod keyfile;
 pub mod keys;
 pub mod known_hosts;
+mod pattern;
 pub mod prompt;
 pub mod proto;
 pub mod session;

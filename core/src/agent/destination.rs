@@ -8,7 +8,7 @@
 
 use super::keystore::Entry;
 use crate::keys::{is_certificate_blob, HostCertificate};
-use crate::known_hosts::match_pattern;
+use crate::pattern::match_pattern;
 use crate::proto::{DestinationConstraint, Hop};
 use crate::session::Session;
 use crate::wire::Reader;

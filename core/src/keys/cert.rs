@@ -81,9 +81,10 @@ impl HostCertificate {
     pub fn check_host(&self, host_pattern: &str, now: u64) -> bool {
         self.usable_at(now)
             && (self.principals().is_empty()
-                || self.principals().iter().any(|p| {
-                    crate::known_hosts::match_pattern(host_pattern.as_bytes(), p.as_bytes())
-                }))
+                || self
+                    .principals()
+                    .iter()
+                    .any(|p| crate::pattern::match_pattern(host_pattern.as_bytes(), p.as_bytes())))
     }
 
     /// Every check of [`HostCertificate::check_host`] but the principal match.

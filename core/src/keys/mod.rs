@@ -4,16 +4,19 @@
 //! implementation (full-width nonces), RSA through `ring` (constant time).
 
 mod cert;
+mod error;
+mod host_signature;
 mod private;
 mod rsa;
 mod signer;
 mod verify;
 
 pub use cert::{is_certificate_blob, HostCertificate};
+pub use error::SignError;
+pub use host_signature::verify_signature;
 pub use private::PrivateKey;
 pub use rsa::{MAX_RSA_BITS, MIN_RSA_BITS};
-pub use signer::{SignError, SigningKey};
-pub use verify::verify_signature;
+pub use signer::SigningKey;
 
 /// How a host key is named to people when nothing better is known: its SHA-256 fingerprint.
 /// A host certificate is named by its certified key's fingerprint.

@@ -3,7 +3,6 @@
 //! followed by only the private fields. Parsing is `ssh-key`'s; this file handles the framing,
 //! the certificate layout and the key types agentry accepts.
 
-use super::signer::mpint;
 use crate::wire::{Reader, WireError, Writer};
 use ssh_encoding::{Decode, Encode};
 use ssh_key::certificate::Certificate;
@@ -173,7 +172,7 @@ impl PrivateKey {
         let private = match &self.keypair {
             KeypairData::Ed25519(k) => k.encode_vec().unwrap_or_default(),
             KeypairData::Ecdsa(k) => {
-                mpint(&mut fields, k.private_key_bytes());
+                fields.mpint(k.private_key_bytes());
                 Vec::new()
             }
             KeypairData::Rsa(k) if self.cert.is_some() => {

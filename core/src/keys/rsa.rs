@@ -4,7 +4,7 @@
 //! was configured to allow them; then they are made with `crypto-bigint`'s constant-time
 //! Montgomery exponentiation and checked against the public key before they leave the agent.
 
-use super::signer::SignError;
+use super::error::SignError;
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
 use crypto_bigint::{BoxedUint, NonZero, Odd};
 use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256, RSA_PKCS1_SHA512};

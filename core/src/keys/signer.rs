@@ -2,40 +2,13 @@
 //! only the signing operation itself. Signatures come out SSH-encoded
 //! (`string algorithm || string blob`), ready for `SSH_AGENT_SIGN_RESPONSE`.
 
+use super::error::SignError;
 use super::private::PrivateKey;
 use super::rsa::{RsaHash, RsaKey};
 use crate::proto::{SIGN_FLAG_RSA_SHA2_256, SIGN_FLAG_RSA_SHA2_512};
 use crate::wire::Writer;
 use ed25519_dalek::Signer as _;
 use ssh_key::private::{EcdsaKeypair, KeypairData};
-
-/// Why a key could not be prepared or a signature not made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SignError {
-    /// The key type or size is not one agentry signs with.
-    Unsupported(&'static str),
-    /// The key's components are inconsistent or out of range.
-    Rejected(&'static str),
-    /// A legacy `ssh-rsa` (SHA-1) signature was asked for and the agent does not allow them.
-    LegacySha1Refused,
-    /// The cryptographic operation failed.
-    Failed,
-}
-
-impl core::fmt::Display for SignError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::Unsupported(why) | Self::Rejected(why) => f.write_str(why),
-            Self::LegacySha1Refused => f.write_str(
-                "legacy ssh-rsa (SHA-1) signature refused; set allow_ssh_rsa_sha1 to permit it",
-            ),
-            Self::Failed => f.write_str("signing failed"),
-        }
-    }
-}
-
-impl std::error::Error for SignError {}
 
 enum Inner {
     Ed25519(ed25519_dalek::SigningKey),
@@ -188,36 +161,8 @@ fn ecdsa(k: &EcdsaKeypair) -> Result<Inner, SignError> {
 /// into `w` (this is on the signing path).
 fn ecdsa_blob(w: &mut Writer, name: &str, rs: &[u8]) {
     let (r, s) = rs.split_at(rs.len() / 2);
-    let inner = mpint_len(r) + mpint_len(s);
+    let inner = Writer::mpint_len(r) + Writer::mpint_len(s);
     w.string(name.as_bytes())
         .u32(u32::try_from(inner).unwrap_or(u32::MAX));
-    mpint(w, r);
-    mpint(w, s);
-}
-
-/// The unsigned big-endian integer without leading zeros, and whether it needs a sign byte.
-fn trim(magnitude: &[u8]) -> (&[u8], bool) {
-    let first = magnitude
-        .iter()
-        .position(|b| *b != 0)
-        .unwrap_or(magnitude.len());
-    let trimmed = &magnitude[first..];
-    (trimmed, trimmed.first().is_some_and(|b| b & 0x80 != 0))
-}
-
-/// Encoded size of [`mpint`]'s output.
-fn mpint_len(magnitude: &[u8]) -> usize {
-    let (trimmed, sign_byte) = trim(magnitude);
-    4 + usize::from(sign_byte) + trimmed.len()
-}
-
-/// Writes an unsigned big-endian integer as an SSH `mpint`.
-pub(crate) fn mpint(w: &mut Writer, magnitude: &[u8]) {
-    let (trimmed, sign_byte) = trim(magnitude);
-    let len = trimmed.len() + usize::from(sign_byte);
-    w.u32(u32::try_from(len).unwrap_or(u32::MAX));
-    if sign_byte {
-        w.u8(0);
-    }
-    w.raw(trimmed);
+    w.mpint(r).mpint(s);
 }

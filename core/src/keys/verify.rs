@@ -1,22 +1,13 @@
 //! Verification of SSH signatures made by host keys, for `session-bind@openssh.com` and host
 //! certificates. Ed25519 and ECDSA go through `ssh-key`'s verifiers; RSA (`rsa-sha2-256`,
-//! `rsa-sha2-512`, legacy `ssh-rsa`) through `ring`'s public-key verification. A host key that is a
-//! certificate verifies with its certified key once the CA's signature over it verifies.
+//! `rsa-sha2-512`, legacy `ssh-rsa`) through `ring`'s public-key verification. A leaf: host
+//! certificates (`cert.rs`) use it for their CA signature, and `host_signature.rs` for keys that
+//! are certificates.
 
-use super::cert::{is_certificate_blob, HostCertificate};
 use crate::wire::Reader;
 use ssh_encoding::Decode;
 use ssh_key::public::KeyData;
 use ssh_key::Signature;
-
-/// True when `sig_blob` (`string alg || string blob`) is `key_blob`'s valid signature of `data`.
-pub fn verify_signature(key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> bool {
-    if is_certificate_blob(key_blob) {
-        return HostCertificate::parse(key_blob)
-            .is_some_and(|cert| verify_with(cert.public_key(), data, sig_blob));
-    }
-    KeyData::decode(&mut &key_blob[..]).is_ok_and(|key| verify_with(&key, data, sig_blob))
-}
 
 /// True when `sig_blob` is `key`'s valid signature of `data`.
 pub(crate) fn verify_with(key: &KeyData, data: &[u8], sig_blob: &[u8]) -> bool {

@@ -58,9 +58,37 @@ impl Writer {
     }
 
     /// A nested structure written as one `string`.
+    /// Writes an unsigned big-endian integer as an SSH `mpint` (leading zeros dropped, a zero
+    /// byte added when the top bit is set).
+    pub fn mpint(&mut self, magnitude: &[u8]) -> &mut Self {
+        let (trimmed, sign_byte) = trim_mpint(magnitude);
+        let len = trimmed.len() + usize::from(sign_byte);
+        self.u32(u32::try_from(len).unwrap_or(u32::MAX));
+        if sign_byte {
+            self.u8(0);
+        }
+        self.raw(trimmed)
+    }
+
+    /// Encoded size of [`Writer::mpint`]'s output for `magnitude`, length field included.
+    pub fn mpint_len(magnitude: &[u8]) -> usize {
+        let (trimmed, sign_byte) = trim_mpint(magnitude);
+        4 + usize::from(sign_byte) + trimmed.len()
+    }
+
     pub fn nested(&mut self, build: impl FnOnce(&mut Writer)) -> &mut Self {
         let mut inner = Writer::new();
         build(&mut inner);
         self.string(&inner.buf)
     }
+}
+
+/// The unsigned big-endian integer without leading zeros, and whether it needs a sign byte.
+fn trim_mpint(magnitude: &[u8]) -> (&[u8], bool) {
+    let first = magnitude
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(magnitude.len());
+    let trimmed = &magnitude[first..];
+    (trimmed, trimmed.first().is_some_and(|b| b & 0x80 != 0))
 }

@@ -1,0 +1,17 @@
+//! Signatures by host keys as `session-bind@openssh.com` carries them: a plain host key
+//! verifies directly; a host key that is a certificate verifies with its certified key once the
+//! CA's signature over the certificate verifies.
+
+use super::cert::{is_certificate_blob, HostCertificate};
+use super::verify::verify_with;
+use ssh_encoding::Decode;
+use ssh_key::public::KeyData;
+
+/// True when `sig_blob` (`string alg || string blob`) is `key_blob`'s valid signature of `data`.
+pub fn verify_signature(key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> bool {
+    if is_certificate_blob(key_blob) {
+        return HostCertificate::parse(key_blob)
+            .is_some_and(|cert| verify_with(cert.public_key(), data, sig_blob));
+    }
+    KeyData::decode(&mut &key_blob[..]).is_ok_and(|key| verify_with(&key, data, sig_blob))
+}
