@@ -62,11 +62,12 @@ body16() { # body16 < BODY: the body behind its uint16 length
 { ext reencrypt-all@putty.projects.tartarus.org; } | body16 >"$ah/.reencrypt-all"
 { ext add-ppk@putty.projects.tartarus.org; file32 "$keys/ppk/ed25519-encrypted.ppk"; } | body16 >"$ah/.add-ppk"
 { ext add-key-file@agentry; file32 "$keys/ed25519-encrypted"; be 4 0; str32 again; } | body16 >"$ah/.add-key-file"
+{ ext add-key-file@agentry; file32 "$keys/../keyfiles/openssh-ed25519-aes256ctr"; be 4 0; be 4 0; } | body16 >"$ah/.add-key-file-held"
 { ext add-key-file@agentry; file32 "$keys/ecdsa-p256"; be 4 0; be 4 0; printf '\x01'; } | body16 >"$ah/.add-key-file-c"
-{ ext reencrypt@putty.projects.tartarus.org; file32 <(base64 -d <<<"$(cut -d' ' -f2 "$keys/ed25519-encrypted.pub")"); } | body16 >"$ah/.reencrypt"
-cat "$ah/.list-extended" "$ah/.add-ppk" "$ah/.add-key-file" "$ah/.add-key-file-c" \
+{ ext reencrypt@putty.projects.tartarus.org; file32 <(base64 -d <<<"$(cut -d' ' -f2 "$keys/../keyfiles/openssh-ed25519-aes256ctr.pub")"); } | body16 >"$ah/.reencrypt"
+cat "$ah/.list-extended" "$ah/.add-ppk" "$ah/.add-key-file" "$ah/.add-key-file-held" "$ah/.add-key-file-c" \
     "$ah/.reencrypt" "$ah/.reencrypt-all" "$ah/.list-extended" | both seq-extensions
-for e in list-extended reencrypt-all add-ppk add-key-file add-key-file-c reencrypt; do
+for e in list-extended reencrypt-all add-ppk add-key-file add-key-file-held add-key-file-c reencrypt; do
     both "ext-$e" <"$ah/.$e"
     rm -f "$ah/.$e"
 done

@@ -92,10 +92,11 @@ fn ext(e: Extension) -> Vec<u8> {
     Request::Extension(e).encode().to_vec()
 }
 
-/// An encrypted `openssh-key-v1` file (ssh-keygen's `ed25519-encrypted`, another key) whose
-/// header is rewritten to show `public`: what an attacker who knows only `public` can send.
+/// An encrypted `openssh-key-v1` file of another Ed25519 key (ssh-keygen's, same passphrase as
+/// the fixtures) whose header is rewritten to show `public`: what an attacker who knows only
+/// `public` can send. It decrypts, but not to the key it shows.
 fn forged_openssh(public: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8(read("keys/ed25519-encrypted")).unwrap();
+    let text = String::from_utf8(read("keyfiles/openssh-ed25519-aes256ctr")).unwrap();
     let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     let raw = Base64::decode_vec(&b64).unwrap();
     let magic = b"openssh-key-v1\0";

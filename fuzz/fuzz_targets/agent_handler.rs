@@ -37,8 +37,9 @@ const KEYS: [&[u8]; 3] = [
     include_bytes!("../../tests/fixtures/requests/ssh-add-rsa-2048.bin"),
 ];
 
-/// ssh-keygen's encrypted Ed25519 key file (passphrase never given here).
-const ENCRYPTED_FILE: &[u8] = include_bytes!("../../tests/fixtures/keys/ed25519-encrypted");
+/// ssh-keygen's encrypted file of an Ed25519 key not among `KEYS` (passphrase never given here).
+const ENCRYPTED_FILE: &[u8] =
+    include_bytes!("../../tests/fixtures/keyfiles/openssh-ed25519-aes256ctr");
 
 /// The `session-bind@openssh.com` body ssh sent (for authentication: last byte 0).
 const BIND: &[u8] = include_bytes!("../../tests/fixtures/requests/ssh-session-bind.bin");
