@@ -5,7 +5,7 @@
 use super::error::SignError;
 use super::private::PrivateKey;
 use super::rsa::{RsaHash, RsaKey};
-use crate::proto::{SIGN_FLAG_RSA_SHA2_256, SIGN_FLAG_RSA_SHA2_512};
+use crate::proto::msg::{SIGN_FLAG_RSA_SHA2_256, SIGN_FLAG_RSA_SHA2_512};
 use crate::wire::Writer;
 use ed25519_dalek::Signer as _;
 use ssh_key::private::{EcdsaKeypair, KeypairData};
