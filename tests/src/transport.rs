@@ -1,6 +1,6 @@
 //! What the conformance suite needs from a transport: open a connection, send bytes, receive one
-//! reply body. Every transport (Unix socket now; named pipe and WM_COPYDATA later) implements
-//! [`Transport`], and the suite in `tests/conformance.rs` runs unchanged over each.
+//! reply body. Every transport (the Unix socket, and under Wine the named pipe and WM_COPYDATA)
+//! implements [`Transport`], and the suite in `tests/conformance.rs` runs unchanged over each.
 
 use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
 use std::io::{self, Read, Write};
