@@ -24,7 +24,7 @@ pub use consent::ConfirmPolicy;
 use consent::Consents;
 pub use deferred::DeferredPublic;
 use keystore::{Entry, Keystore};
-use lock::{LockState, Unlock};
+use lock::{LockState, UnlockTurns};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -76,6 +76,7 @@ impl AgentOptions {
 struct Shared {
     keys: Mutex<Keystore>,
     lock: Mutex<LockState>,
+    unlock_turns: UnlockTurns,
     prompter: Option<Arc<dyn Prompter>>,
     clock: Arc<dyn Clock>,
     options: AgentOptions,
@@ -114,6 +115,7 @@ impl Agent {
             shared: Arc::new(Shared {
                 keys: Mutex::new(Keystore::default()),
                 lock: Mutex::new(LockState::default()),
+                unlock_turns: UnlockTurns::default(),
                 prompter,
                 clock,
                 options,
@@ -316,19 +318,6 @@ impl Agent {
             forwarded: session.is_forwarded(),
         };
         prompter.confirm(request).await
-    }
-
-    async fn unlock(&self, passphrase: &[u8]) -> Response {
-        let outcome = self.lock_state().unlock(passphrase);
-        match outcome {
-            Unlock::Unlocked => Response::Success,
-            Unlock::NotLocked => Response::Failure,
-            Unlock::Wrong(delay) => {
-                tracing::info!(target: "agentry::lock", delay_ms = delay.as_millis() as u64, "wrong unlock passphrase");
-                tokio::time::sleep(delay).await;
-                Response::Failure
-            }
-        }
     }
 
     /// True while the agent is locked.
