@@ -8,6 +8,7 @@ mod add;
 mod consent;
 mod deferred;
 mod destination;
+mod expiry;
 mod extension;
 mod keystore;
 mod lock;
@@ -23,6 +24,8 @@ pub use add::{AddError, MAX_IDENTITIES_REPLY};
 pub use consent::ConfirmPolicy;
 use consent::Consents;
 pub use deferred::DeferredPublic;
+use expiry::ExpiryTimer;
+pub use expiry::EXPIRY_RECHECK;
 use keystore::{Entry, Keystore};
 use lock::{LockState, UnlockTurns};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -77,6 +80,7 @@ struct Shared {
     keys: Mutex<Keystore>,
     lock: Mutex<LockState>,
     unlock_turns: UnlockTurns,
+    expiry: ExpiryTimer,
     prompter: Option<Arc<dyn Prompter>>,
     clock: Arc<dyn Clock>,
     options: AgentOptions,
@@ -116,6 +120,7 @@ impl Agent {
                 keys: Mutex::new(Keystore::default()),
                 lock: Mutex::new(LockState::default()),
                 unlock_turns: UnlockTurns::default(),
+                expiry: ExpiryTimer::default(),
                 prompter,
                 clock,
                 options,
