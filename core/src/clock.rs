@@ -7,7 +7,7 @@
 
 use tokio::time::Instant;
 
-/// A monotonic clock. It may run ahead of tokio's clock (by time spent suspended), never behind.
+/// A monotonic clock. It may run ahead of tokio's clock (by time spent suspended).
 pub trait Clock: Send + Sync + 'static {
     /// The current instant.
     fn now(&self) -> Instant;
