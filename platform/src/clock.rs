@@ -109,6 +109,15 @@ mod tests {
         }
     }
 
+    /// It moves: 100 ms of sleep is several steps of Windows' 10–16 ms tick.
+    #[test]
+    fn boot_clock_advances() {
+        let clock = BootClock::new();
+        let start = clock.now();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(clock.now() > start, "stood still");
+    }
+
     #[cfg(unix)]
     #[test]
     fn boot_clock_never_runs_behind_tokios_clock() {
