@@ -134,7 +134,11 @@ fn build_agent(args: &StartArgs, config: &Config) -> Agent {
         let remembered = Arc::new(RememberedPassphrases::new(p));
         Arc::new(KnownHostsNames::new(remembered, files)) as Arc<dyn Prompter>
     });
-    Agent::with_parts(options, prompter, Arc::new(agentry_core::clock::TokioClock))
+    Agent::with_parts(
+        options,
+        prompter,
+        Arc::new(agentry_platform::clock::BootClock::new()),
+    )
 }
 
 /// Tells whoever started us where the agent is.

@@ -159,7 +159,7 @@ pub(crate) fn start(args: StartArgs, config: Config) -> Outcome {
     let agent = Agent::with_parts(
         options,
         Some(prompter),
-        Arc::new(agentry_core::clock::TokioClock),
+        Arc::new(agentry_platform::clock::BootClock::new()),
     );
     runtime.block_on(async {
         crate::config::load_keys(&agent, &config);

@@ -1,10 +1,13 @@
-//! Time as the core sees it. Lifetimes and unlock delays are measured with [`Clock::now`]; the
-//! default [`TokioClock`] follows tokio's clock, so tests pause and advance it instead of sleeping.
-//! Certificate validity is checked against [`Clock::unix_time`], the wall clock by default.
+//! Time as the core sees it. Key lifetimes and remembered confirmations are measured with
+//! [`Clock::now`]; the default [`TokioClock`] follows tokio's clock, so tests pause and advance
+//! it instead of sleeping. The real daemon uses the platform's boot clock, which also counts time
+//! the machine was suspended (tokio's timer does not: see `agent/expiry.rs` for how the expiry
+//! timer copes). Certificate validity is checked against [`Clock::unix_time`], the wall clock by
+//! default.
 
 use tokio::time::Instant;
 
-/// A monotonic clock.
+/// A monotonic clock. It may run ahead of tokio's clock (by time spent suspended).
 pub trait Clock: Send + Sync + 'static {
     /// The current instant.
     fn now(&self) -> Instant;

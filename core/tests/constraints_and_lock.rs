@@ -209,6 +209,58 @@ async fn locked_agent_lists_nothing_refuses_everything_and_delays_wrong_unlocks(
     assert_eq!(identities(&agent).await, vec![blob]);
 }
 
+/// Wrong unlocks sent at once on many connections take turns, as on OpenSSH's single-threaded
+/// agent: the right passphrase sent after them is answered only once all their delays have run
+/// (0.1 s + 0.2 s + … ), while other requests are answered at once meanwhile.
+#[tokio::test(start_paused = true)]
+async fn parallel_unlock_guesses_take_turns_and_add_up_their_delays() {
+    const GUESSES: u64 = 8;
+    let agent = Agent::new(AgentOptions::new());
+    add_fixture(&agent, "ssh-add-ed25519.bin").await;
+    let lock = request_bytes("ssh-add-x.bin"); // passphrase "lockpass"
+    assert_eq!(call(&agent, &mut session(), &lock).await, Response::Success);
+    let wrong = Request::Unlock {
+        passphrase: Zeroizing::new(b"wrong".to_vec()),
+    }
+    .encode();
+
+    let started = tokio::time::Instant::now();
+    let guesses: Vec<_> = (0..GUESSES)
+        .map(|_| {
+            let (agent, wrong) = (agent.clone(), wrong.clone());
+            tokio::spawn(async move { call(&agent, &mut session(), &wrong).await })
+        })
+        .collect();
+    // Each guess is now checked, or waiting for its turn.
+    tokio::task::yield_now().await;
+
+    // Only unlock attempts wait: listing (empty while locked) and a lock attempt are answered
+    // at once.
+    assert_eq!(
+        call(&agent, &mut session(), &[11]).await,
+        Response::Identities(vec![])
+    );
+    assert_eq!(call(&agent, &mut session(), &lock).await, Response::Failure);
+    assert!(agent.is_locked());
+    assert_eq!(started.elapsed(), Duration::ZERO);
+
+    let unlock = request_bytes("ssh-add-X.bin");
+    assert_eq!(
+        call(&agent, &mut session(), &unlock).await,
+        Response::Success
+    );
+    let delays = Duration::from_millis(100 * GUESSES * (GUESSES + 1) / 2);
+    assert!(
+        started.elapsed() >= delays,
+        "right passphrase answered after {:?}, before the guesses' delays ({delays:?}) had run",
+        started.elapsed()
+    );
+    for guess in guesses {
+        assert_eq!(guess.await.unwrap(), Response::Failure);
+    }
+    assert!(!agent.is_locked());
+}
+
 #[tokio::test]
 async fn empty_lock_passphrase_is_refused() {
     let agent = Agent::new(AgentOptions::new());

@@ -1,14 +1,16 @@
 //! agentry's platform layer: everything that touches the operating system. It owns the
 //! transports that carry agent messages to and from [`agentry_core::Agent`] (the Unix socket,
-//! the Windows named pipe and Pageant's WM_COPYDATA window), process hardening, daemon support, the
-//! OS keyring ([`keyring`]), the small synchronous client that agentry's own commands use to talk
-//! to a running agent, and naming forwarding hops on prompts from the user's known_hosts files.
+//! the Windows named pipe and Pageant's WM_COPYDATA window), process hardening, daemon support,
+//! the clock that counts suspended time ([`clock`]), the OS keyring ([`keyring`]), the small
+//! synchronous client that agentry's own commands use to talk to a running agent, and naming
+//! forwarding hops on prompts from the user's known_hosts files.
 
 // The workspace denies `unsafe`; this crate is where the few necessary OS calls live, each with
 // a `// SAFETY:` comment.
 #![allow(unsafe_code)]
 
 pub mod client;
+pub mod clock;
 pub mod keyring;
 pub mod known_hosts;
 pub mod serve;

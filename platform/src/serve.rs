@@ -5,6 +5,8 @@
 //! write frame`, so replies leave in request order. Frames are validated with the core's framing
 //! rules before any body byte is read, and bodies (which can hold private keys) live in zeroized
 //! buffers. A transport only supplies an [`Acceptor`]: how to take the next client and who it is.
+//! While it serves, the loop also runs the agent's key-expiry timer
+//! ([`Agent::expire_keys_forever`]), so lifetimes end on time on every transport.
 
 use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
 use agentry_core::{Agent, ClientInfo, Session};
@@ -65,13 +67,18 @@ pub trait Acceptor: Send {
     fn identify(stream: &Self::Stream) -> Result<ClientInfo, String>;
 }
 
-/// Serves `agent` to clients from `acceptor` until `shutdown` resolves, then drains.
+/// Serves `agent` to clients from `acceptor` until `shutdown` resolves, then drains. Key
+/// lifetimes end on time meanwhile: the agent's expiry timer runs as long as this does.
 pub async fn serve_acceptor<A: Acceptor>(
     mut acceptor: A,
     agent: Agent,
     shutdown: impl Future,
     options: ServeOptions,
 ) {
+    let _expiry = AbortOnDrop(tokio::spawn({
+        let agent = agent.clone();
+        async move { agent.expire_keys_forever().await }
+    }));
     let limit = Arc::new(Semaphore::new(options.max_connections.max(1)));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -121,6 +128,16 @@ pub async fn serve_acceptor<A: Acceptor>(
     if drained.is_err() {
         tracing::warn!(target: "agentry::serve", "shutdown: dropping connections still busy");
         connections.shutdown().await;
+    }
+}
+
+/// Aborts a spawned task when dropped: the task ends with the loop that started it, however
+/// that loop ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -179,7 +179,9 @@ impl Agent {
             return Err(AddError::TooManyKeys);
         }
         log_added(&entry);
-        keys.insert(entry);
+        if keys.insert(entry) {
+            self.shared.expiry.deadline_moved_earlier();
+        }
         Ok(())
     }
 
@@ -261,7 +263,9 @@ impl Agent {
             return Err(AddError::TooManyKeys);
         }
         log_added(&entry);
-        keys.insert(entry);
+        if keys.insert(entry) {
+            self.shared.expiry.deadline_moved_earlier();
+        }
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! The identities the agent holds, addressed by public blob and listed in the order they were
-//! added. Expired keys are dropped lazily: every access first removes what has passed its
-//! lifetime, so an expired key is never listed or used.
+//! added, with the earliest lifetime deadline among them. Expired keys are removed by the
+//! agent's expiry timer when their lifetime ends (`expiry.rs`), and also by every access first,
+//! so an expired key is never listed or used, even if the timer is late or not running.
 
 use super::slot::KeySlot;
 use crate::proto::DestinationConstraint;
@@ -79,29 +80,40 @@ impl Keystore {
         self.next_expiry.is_some()
     }
 
-    /// Removes every entry whose lifetime ended at or before `now`.
+    /// The earliest lifetime deadline, or one before it (a removed key's, until the next
+    /// [`Keystore::expire`] that has work); `None` when no entry has a lifetime.
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
+        self.next_expiry
+    }
+
+    /// Removes every entry whose lifetime ended at or before `now`. Its key material is dropped
+    /// with the entry, unless an in-flight request still holds the entry.
     pub(crate) fn expire(&mut self, now: Instant) {
         if self.next_expiry.is_none_or(|t| t > now) {
             return;
         }
-        let expired: Vec<Vec<u8>> = self
+        let expired: Vec<Arc<Entry>> = self
             .by_blob
-            .iter()
-            .filter(|(_, (_, e))| e.expires.is_some_and(|t| t <= now))
-            .map(|(b, _)| b.clone())
+            .values()
+            .filter(|(_, e)| e.expires.is_some_and(|t| t <= now))
+            .map(|(_, e)| Arc::clone(e))
             .collect();
-        for blob in expired {
-            tracing::info!(target: "agentry::keys", "key lifetime expired; removed");
-            self.remove(&blob);
+        for entry in expired {
+            self.remove(&entry.blob);
+            tracing::info!(target: "agentry::keys", fingerprint = %entry.fingerprint, "key lifetime expired; removed");
         }
         self.next_expiry = self.by_blob.values().filter_map(|(_, e)| e.expires).min();
     }
 
     /// Adds `entry`, or replaces the entry with the same blob in place (OpenSSH updates the
-    /// comment and constraints of a key that is added again).
-    pub(crate) fn insert(&mut self, entry: Entry) {
-        if let Some(t) = entry.expires {
-            self.next_expiry = Some(self.next_expiry.map_or(t, |n| n.min(t)));
+    /// comment and constraints of a key that is added again). True when its lifetime ends before
+    /// every other one: the expiry timer must wake earlier.
+    pub(crate) fn insert(&mut self, entry: Entry) -> bool {
+        let earlier = entry
+            .expires
+            .is_some_and(|t| self.next_expiry.is_none_or(|n| t < n));
+        if earlier {
+            self.next_expiry = entry.expires;
         }
         let blob = entry.blob.clone();
         self.listed_len += listed_len(&entry);
@@ -118,6 +130,7 @@ impl Keystore {
             }
         };
         self.by_blob.insert(blob, (seq, Arc::new(entry)));
+        earlier
     }
 
     pub(crate) fn get(&self, blob: &[u8]) -> Option<Arc<Entry>> {

@@ -1,7 +1,13 @@
-//! `ssh-add -x` / `-X`: the agent lock. Only a salted, iterated hash of the passphrase is kept;
-//! it is compared in constant time, and each failed unlock makes the next reply slower (0.1 s
-//! more per failure, at most 10 s, as OpenSSH), delaying only the connection that failed.
+//! `ssh-add -x` / `-X`: the agent lock. Only a salted, iterated hash of the passphrase is kept,
+//! and it is compared in constant time. Unlock attempts take turns agent-wide ([`UnlockTurns`]):
+//! one attempt is checked at a time, and a wrong one keeps the turn through its delay (0.1 s more
+//! per failure since the last right one, at most 10 s, as OpenSSH), so guesses spread over many
+//! connections are no faster than guesses on one, as with OpenSSH's single-threaded agent. Only
+//! unlock attempts wait for the turn: every other request, on any connection, is served
+//! meanwhile (while locked: listing nothing, refusing the rest).
 
+use super::Agent;
+use crate::proto::Response;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -59,6 +65,28 @@ impl LockState {
         } else {
             self.failures = (self.failures + 1).min(MAX_FAILURES);
             Unlock::Wrong(DELAY_STEP * self.failures)
+        }
+    }
+}
+
+/// The agent-wide turn of unlock attempts: held from the passphrase check to the end of a wrong
+/// attempt's delay, and first come, first served (tokio's mutex is fair).
+#[derive(Default)]
+pub(crate) struct UnlockTurns(tokio::sync::Mutex<()>);
+
+impl Agent {
+    /// Answers `SSH_AGENTC_UNLOCK` once every earlier attempt has had its turn.
+    pub(super) async fn unlock(&self, passphrase: &[u8]) -> Response {
+        let _turn = self.shared.unlock_turns.0.lock().await;
+        let outcome = self.lock_state().unlock(passphrase);
+        match outcome {
+            Unlock::Unlocked => Response::Success,
+            Unlock::NotLocked => Response::Failure,
+            Unlock::Wrong(delay) => {
+                tracing::info!(target: "agentry::lock", delay_ms = delay.as_millis() as u64, "wrong unlock passphrase");
+                tokio::time::sleep(delay).await;
+                Response::Failure
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ mod add;
 mod consent;
 mod deferred;
 mod destination;
+mod expiry;
 mod extension;
 mod keystore;
 mod lock;
@@ -23,8 +24,10 @@ pub use add::{AddError, MAX_IDENTITIES_REPLY};
 pub use consent::ConfirmPolicy;
 use consent::Consents;
 pub use deferred::DeferredPublic;
+use expiry::ExpiryTimer;
+pub use expiry::EXPIRY_RECHECK;
 use keystore::{Entry, Keystore};
-use lock::{LockState, Unlock};
+use lock::{LockState, UnlockTurns};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -76,6 +79,8 @@ impl AgentOptions {
 struct Shared {
     keys: Mutex<Keystore>,
     lock: Mutex<LockState>,
+    unlock_turns: UnlockTurns,
+    expiry: ExpiryTimer,
     prompter: Option<Arc<dyn Prompter>>,
     clock: Arc<dyn Clock>,
     options: AgentOptions,
@@ -114,6 +119,8 @@ impl Agent {
             shared: Arc::new(Shared {
                 keys: Mutex::new(Keystore::default()),
                 lock: Mutex::new(LockState::default()),
+                unlock_turns: UnlockTurns::default(),
+                expiry: ExpiryTimer::default(),
                 prompter,
                 clock,
                 options,
@@ -316,19 +323,6 @@ impl Agent {
             forwarded: session.is_forwarded(),
         };
         prompter.confirm(request).await
-    }
-
-    async fn unlock(&self, passphrase: &[u8]) -> Response {
-        let outcome = self.lock_state().unlock(passphrase);
-        match outcome {
-            Unlock::Unlocked => Response::Success,
-            Unlock::NotLocked => Response::Failure,
-            Unlock::Wrong(delay) => {
-                tracing::info!(target: "agentry::lock", delay_ms = delay.as_millis() as u64, "wrong unlock passphrase");
-                tokio::time::sleep(delay).await;
-                Response::Failure
-            }
-        }
     }
 
     /// True while the agent is locked.
