@@ -29,6 +29,7 @@ impl AgentArgs {
         let confirm = self.confirm.with_config(config);
         let options = confirm.apply(
             AgentOptions::new()
+                .signing_threads(agentry_platform::threads::os_threads())
                 .allow_ssh_rsa_sha1(self.allow_ssh_rsa_sha1 || config.allow_ssh_rsa_sha1)
                 .default_lifetime(self.lifetime.or(config.lifetime)),
         );

@@ -54,7 +54,15 @@ fn compare(mut raw: impl FnMut(), handler_round: impl Fn(u32) -> f64, iters: u32
 }
 
 fn bench(rt: &tokio::runtime::Runtime, name: &str, flags: u32, iters: u32, raw: impl FnMut()) {
-    let agent = Agent::new(AgentOptions::new());
+    // As the daemon runs it: slow signatures on OS threads the platform starts.
+    let threads = agentry_core::ThreadStarter::new(|name, job| {
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(job)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    });
+    let agent = Agent::new(AgentOptions::new().signing_threads(threads));
     let mut session = Session::new(ClientInfo::default());
     let add = read(&format!("requests/ssh-add-{name}.bin"));
     rt.block_on(agent.handle_message(&mut session, &add));

@@ -19,7 +19,8 @@ pub mod session;
 pub mod wire;
 
 pub use agent::{
-    AddError, Agent, AgentOptions, ConfirmPolicy, DeferredPublic, KeyInfo, MAX_IDENTITIES_REPLY,
+    AddError, Agent, AgentOptions, ConfirmPolicy, DeferredPublic, KeyInfo, ThreadStarter,
+    MAX_IDENTITIES_REPLY,
 };
 pub use frame::MAX_MESSAGE_LEN;
 pub use session::{ClientInfo, Session};

@@ -14,6 +14,7 @@ pub mod clock;
 pub mod keyring;
 pub mod known_hosts;
 pub mod serve;
+pub mod threads;
 mod turns;
 
 cfg_if::cfg_if! {

@@ -33,7 +33,9 @@ pub fn private_tempdir() -> tempfile::TempDir {
 impl TestAgent {
     /// Serves a default agent.
     pub fn start() -> Self {
-        Self::serve(Agent::new(AgentOptions::new()))
+        Self::serve(Agent::new(
+            AgentOptions::new().signing_threads(agentry_platform::threads::os_threads()),
+        ))
     }
 
     /// Serves `agent` on a fresh socket.

@@ -39,7 +39,9 @@ impl WinTestAgent {
     pub fn start() -> Self {
         let name = unique_name();
         Self::serve(
-            Agent::new(AgentOptions::new()),
+            Agent::new(
+                AgentOptions::new().signing_threads(agentry_platform::threads::os_threads()),
+            ),
             &format!(r"\\.\pipe\{name}"),
             Some(&name),
         )

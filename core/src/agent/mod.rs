@@ -28,6 +28,7 @@ use expiry::ExpiryTimer;
 pub use expiry::EXPIRY_RECHECK;
 use keystore::{Entry, Keystore};
 use lock::{LockState, UnlockTurns};
+pub use signing_pool::ThreadStarter;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -43,6 +44,9 @@ pub struct AgentOptions {
     pub confirm_all: bool,
     /// How confirmation prompts behave (timeout, forwarded-only, remembered answers).
     pub confirm_policy: ConfirmPolicy,
+    /// Starts the threads slow signatures are made on (the core starts none itself); `None`
+    /// makes every signature in place, on the runtime thread that asked for it.
+    pub signing_threads: Option<ThreadStarter>,
 }
 
 impl AgentOptions {
@@ -66,6 +70,12 @@ impl AgentOptions {
     /// Sets [`AgentOptions::confirm_all`].
     pub fn confirm_all(mut self, confirm: bool) -> Self {
         self.confirm_all = confirm;
+        self
+    }
+
+    /// Sets [`AgentOptions::signing_threads`].
+    pub fn signing_threads(mut self, starter: ThreadStarter) -> Self {
+        self.signing_threads = Some(starter);
         self
     }
 
@@ -261,7 +271,8 @@ impl Agent {
         let result = if key.is_cheap() {
             key.sign(req.data, req.flags, allow_sha1)
         } else {
-            sign_off_reactor(key, req.data, req.flags, allow_sha1).await
+            let threads = self.shared.options.signing_threads.as_ref();
+            sign_off_reactor(threads, key, req.data, req.flags, allow_sha1).await
         };
         match result {
             Ok(sig) => Response::Signature(sig),
@@ -378,13 +389,14 @@ impl Agent {
 /// Makes a slow signature (RSA, P-384, P-521) on a signing thread (see [`signing_pool`]), so
 /// the runtime goes on serving other clients meanwhile.
 async fn sign_off_reactor(
+    threads: Option<&ThreadStarter>,
     key: Arc<SigningKey>,
     data: &[u8],
     flags: u32,
     allow_sha1: bool,
 ) -> Result<Vec<u8>, SignError> {
     let data = data.to_vec();
-    signing_pool::run(move || key.sign(&data, flags, allow_sha1))
+    signing_pool::run(threads, move || key.sign(&data, flags, allow_sha1))
         .await
         .unwrap_or(Err(SignError::Failed))
 }

@@ -7,13 +7,34 @@
 //! core, and the request waits for it without blocking the runtime. Signing in place under load
 //! (with or without a cap) left some requests waiting three times the average, as requests
 //! moved between runtime threads; with the queue every one waits about as long as the others.
-//! The threads start with the first slow signature and live as long as the process.
+//! The core starts no threads of its own: the signing threads are started through the
+//! [`ThreadStarter`] the platform puts in [`super::AgentOptions`], with the first slow signature,
+//! and live as long as the process. An agent without one signs every slow signature in place.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Condvar, Mutex, MutexGuard, Once, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, OnceLock, PoisonError};
 
 type Job = Box<dyn FnOnce() + Send>;
+
+/// Starts a named thread that runs a job to its end; `Err` with a reason if it cannot. The
+/// platform provides it (`agentry_platform::threads::os_threads`), so that the core, which
+/// does no I/O and owns no threads, can still have slow signatures made off the runtime.
+#[derive(Clone)]
+pub struct ThreadStarter(Arc<dyn Fn(String, Job) -> Result<(), String> + Send + Sync>);
+
+impl ThreadStarter {
+    /// A starter from a function taking the thread's name and its job.
+    pub fn new(start: impl Fn(String, Job) -> Result<(), String> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(start))
+    }
+}
+
+impl core::fmt::Debug for ThreadStarter {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("ThreadStarter")
+    }
+}
 
 /// The process's signing threads and their queue.
 struct SigningPool {
@@ -32,8 +53,8 @@ struct State {
 }
 
 impl SigningPool {
-    /// The pool, its threads started on first use.
-    fn get() -> &'static Self {
+    /// The pool, its threads started through `starter` on first use (once per process).
+    fn get(starter: Option<&ThreadStarter>) -> &'static Self {
         static POOL: OnceLock<SigningPool> = OnceLock::new();
         let pool = POOL.get_or_init(|| Self {
             state: Mutex::default(),
@@ -41,17 +62,19 @@ impl SigningPool {
             limit: std::thread::available_parallelism().map_or(2, |n| n.get()),
             start: Once::new(),
         });
-        pool.start.call_once(|| pool.start_threads());
+        if let Some(starter) = starter {
+            pool.start.call_once(|| pool.start_threads(starter));
+        }
         pool
     }
 
-    fn start_threads(&'static self) {
+    fn start_threads(&'static self, starter: &ThreadStarter) {
         for i in 0..self.limit {
-            let spawned = std::thread::Builder::new()
-                .name(format!("agentry-sign-{i}"))
-                .spawn(move || self.run_jobs());
-            match spawned {
-                Ok(_) => self.state().threads += 1,
+            match (starter.0)(
+                format!("agentry-sign-{i}"),
+                Box::new(move || self.run_jobs()),
+            ) {
+                Ok(()) => self.state().threads += 1,
                 Err(e) => tracing::warn!("cannot start signing thread {i}: {e}"),
             }
         }
@@ -126,10 +149,13 @@ impl Drop for Running {
 
 /// Makes `sign`'s signature on this thread if nothing else is signing, else on a signing thread
 /// when its turn comes; waits without blocking the runtime either way. `None` if the signing
-/// job was lost (it panicked).
-pub(super) async fn run<T: Send + 'static>(sign: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+/// job was lost (it panicked). Without a `starter` (and so no signing threads) it signs here.
+pub(super) async fn run<T: Send + 'static>(
+    starter: Option<&ThreadStarter>,
+    sign: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
     let lend = can_block_in_place();
-    let pool = SigningPool::get();
+    let pool = SigningPool::get(starter);
     match pool.place(lend) {
         SignAt::ThisThread => {
             let _running = Running(pool);
@@ -160,6 +186,21 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
+    /// What the platform passes: OS threads.
+    fn os_threads() -> ThreadStarter {
+        ThreadStarter::new(|name, job| {
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(job)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    async fn run<T: Send + 'static>(sign: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        super::run(Some(&os_threads()), sign).await
+    }
+
     /// A job that records how many jobs run at once while it sleeps.
     fn counted(now: &Arc<AtomicUsize>, most: &Arc<AtomicUsize>) -> impl FnOnce() -> u32 {
         let (now, most) = (Arc::clone(now), Arc::clone(most));
@@ -181,7 +222,7 @@ mod tests {
         for task in tasks {
             assert_eq!(task.await.unwrap(), Some(7));
         }
-        let limit = SigningPool::get().limit;
+        let limit = SigningPool::get(None).limit;
         let most = most.load(Ordering::SeqCst);
         assert!(
             most <= limit,
