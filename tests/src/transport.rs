@@ -21,12 +21,25 @@ pub trait Connection {
     }
 }
 
+/// What a transport carries, so the suite runs each case only where it reaches the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// A byte stream the agent frames itself: several frames may be sent at once, and a bad
+    /// length reaches the agent (which closes the connection). `WM_COPYDATA` carries one whole
+    /// message per call, so there the client would refuse a bad length before the agent sees it.
+    pub stream: bool,
+}
+
 /// A way to reach the agent under test.
 pub trait Transport {
     /// Short name for messages (`unix socket`).
     fn name(&self) -> &str;
     /// Opens a new connection.
     fn connect(&self) -> io::Result<Box<dyn Connection>>;
+    /// What this transport carries (a byte stream, unless it says otherwise).
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { stream: true }
+    }
 }
 
 /// A [`Connection`] over any byte stream carrying `uint32 length || body` frames.

@@ -122,6 +122,10 @@ impl Transport for CopyDataTransport {
         "WM_COPYDATA"
     }
 
+    fn capabilities(&self) -> crate::transport::Capabilities {
+        crate::transport::Capabilities { stream: false }
+    }
+
     fn connect(&self) -> io::Result<Box<dyn Connection>> {
         Ok(Box::new(StreamConnection(CopyDataStream::connect(
             &self.0,
