@@ -16,6 +16,7 @@ mod daemon;
 mod daemon;
 mod deferred;
 mod destinations;
+mod generate;
 mod keyfiles;
 mod keyload;
 mod keyring;
@@ -80,6 +81,15 @@ enum Command {
     /// Print the IdentityAgent line that points OpenSSH at this agent's pipe.
     #[cfg(windows)]
     OpensshConfig(daemon::OpensshConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; scripts/man-page writes it to a file).
+    #[command(hide = true)]
+    ManPage,
 }
 
 /// A failed command: one line for the user and the exit status.
@@ -132,6 +142,8 @@ fn main() -> ExitCode {
         Command::Config(args) => config::config_command(&args, cli.config.as_deref()),
         #[cfg(windows)]
         Command::OpensshConfig(args) => daemon::openssh_config(&args),
+        Command::Completions { shell } => generate::completions(shell),
+        Command::ManPage => generate::man_page(),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
