@@ -3,6 +3,11 @@
 //! [`Session`]; the agent decodes, applies lock, constraints and policy, signs, and encodes the
 //! reply. Locks are held only for map lookups: prompts and signatures run with none held, so a
 //! slow request never holds up another connection.
+//!
+//! Files: `options` (settings), `add` (what each add may change), `sign` (the signing path),
+//! `extension` (extension requests), `keystore` and `slot` (what is held), `deferred`
+//! (decryption on first use), `consent` (confirmation rules), `destination` (OpenSSH's
+//! destination restrictions), `lock`, `expiry` (lifetimes), `signing_pool` (slow signatures).
 
 mod add;
 mod consent;
@@ -12,12 +17,13 @@ mod expiry;
 mod extension;
 mod keystore;
 mod lock;
+mod options;
+mod sign;
 mod signing_pool;
 mod slot;
 
 use crate::clock::{Clock, TokioClock};
-use crate::keys::{SignError, SigningKey};
-use crate::prompt::{ConfirmRequest, PathHop, Prompter};
+use crate::prompt::Prompter;
 use crate::proto::{Request, Response, SignRequestRef};
 use crate::session::Session;
 pub use add::{AddError, MAX_IDENTITIES_REPLY};
@@ -28,63 +34,10 @@ use expiry::ExpiryTimer;
 pub use expiry::EXPIRY_RECHECK;
 use keystore::{Entry, Keystore};
 use lock::{LockState, UnlockTurns};
+pub use options::AgentOptions;
 pub use signing_pool::ThreadStarter;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-
-/// Settings the agent runs with.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct AgentOptions {
-    /// Make legacy `ssh-rsa` (SHA-1) signatures when a client asks for them (off by default).
-    pub allow_ssh_rsa_sha1: bool,
-    /// Lifetime given to keys added without one (`agentry start -t`).
-    pub default_lifetime: Option<Duration>,
-    /// Ask for confirmation of every key use, whatever the key's constraints.
-    pub confirm_all: bool,
-    /// How confirmation prompts behave (timeout, forwarded-only, remembered answers).
-    pub confirm_policy: ConfirmPolicy,
-    /// Starts the threads slow signatures are made on (the core starts none itself); `None`
-    /// makes every signature in place, on the runtime thread that asked for it.
-    pub signing_threads: Option<ThreadStarter>,
-}
-
-impl AgentOptions {
-    /// Default options: SHA-1 refused, no default lifetime.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets [`AgentOptions::allow_ssh_rsa_sha1`].
-    pub fn allow_ssh_rsa_sha1(mut self, allow: bool) -> Self {
-        self.allow_ssh_rsa_sha1 = allow;
-        self
-    }
-
-    /// Sets [`AgentOptions::confirm_policy`].
-    pub fn confirm_policy(mut self, policy: ConfirmPolicy) -> Self {
-        self.confirm_policy = policy;
-        self
-    }
-
-    /// Sets [`AgentOptions::confirm_all`].
-    pub fn confirm_all(mut self, confirm: bool) -> Self {
-        self.confirm_all = confirm;
-        self
-    }
-
-    /// Sets [`AgentOptions::signing_threads`].
-    pub fn signing_threads(mut self, starter: ThreadStarter) -> Self {
-        self.signing_threads = Some(starter);
-        self
-    }
-
-    /// Sets [`AgentOptions::default_lifetime`].
-    pub fn default_lifetime(mut self, lifetime: Option<Duration>) -> Self {
-        self.default_lifetime = lifetime;
-        self
-    }
-}
 
 struct Shared {
     keys: Mutex<Keystore>,
@@ -245,97 +198,6 @@ impl Agent {
         }
     }
 
-    async fn sign(&self, session: &Session, req: SignRequestRef<'_>) -> Response {
-        let Some(entry) = self.keys().get(req.key_blob) else {
-            tracing::debug!(target: "agentry::sign", "sign request for a key the agent does not hold");
-            return Response::Failure;
-        };
-        let hop_names = match check_destination(&entry, session, &req, || {
-            self.shared.clock.unix_time()
-        }) {
-            Ok(names) => names,
-            Err(why) => {
-                tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, reason = why, "destination restriction refused the signature");
-                return Response::Failure;
-            }
-        };
-        if self.needs_confirm(session, &entry) && !self.confirm(session, &entry, &hop_names).await {
-            tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, "use not confirmed");
-            return Response::Failure;
-        }
-        let Some(key) = self.signing_key(session, &entry).await else {
-            tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, "key not decrypted");
-            return Response::Failure;
-        };
-        let allow_sha1 = self.shared.options.allow_ssh_rsa_sha1;
-        let result = if key.is_cheap() {
-            key.sign(req.data, req.flags, allow_sha1)
-        } else {
-            let threads = self.shared.options.signing_threads.as_ref();
-            sign_off_reactor(threads, key, req.data, req.flags, allow_sha1).await
-        };
-        match result {
-            Ok(sig) => Response::Signature(sig),
-            Err(e) => {
-                tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, error = %e, "signature refused");
-                Response::Failure
-            }
-        }
-    }
-
-    /// True when this use must be confirmed: always for a key added with `-c`; for the
-    /// agent-wide `--confirm-all`, unless `--confirm-forwarded-only` and the connection proved
-    /// it is local (see [`consent::proved_local`]).
-    fn needs_confirm(&self, session: &Session, entry: &Entry) -> bool {
-        let options = &self.shared.options;
-        entry.confirm
-            || (options.confirm_all
-                && !(options.confirm_policy.forwarded_only && consent::proved_local(session)))
-    }
-
-    /// Asks the user (unless a remembered "yes" still holds); an unanswered prompt is a "no"
-    /// after the policy's timeout.
-    async fn confirm(&self, session: &Session, entry: &Entry, hop_names: &[String]) -> bool {
-        let policy = &self.shared.options.confirm_policy;
-        let consents = &self.shared.consents;
-        if consents.remembered(session, &entry.fingerprint, self.now()) {
-            return true;
-        }
-        let allowed = tokio::time::timeout(policy.timeout, self.prompt(session, entry, hop_names))
-            .await
-            .unwrap_or_else(|_| {
-                tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, "confirmation timed out");
-                false
-            });
-        if allowed {
-            consents.record_yes(policy, session, &entry.fingerprint, self.now());
-        }
-        allowed
-    }
-
-    async fn prompt(&self, session: &Session, entry: &Entry, hop_names: &[String]) -> bool {
-        let Some(prompter) = &self.shared.prompter else {
-            return false;
-        };
-        let request = ConfirmRequest {
-            comment: String::from_utf8_lossy(&entry.comment).into_owned(),
-            fingerprint: entry.fingerprint.clone(),
-            algorithm: entry.algorithm.clone(),
-            client: session.client().clone(),
-            forwarding_path: session
-                .binds()
-                .iter()
-                .enumerate()
-                .map(|(i, b)| PathHop {
-                    host_key: b.host_key.clone(),
-                    name: hop_names.get(i).filter(|n| !n.is_empty()).cloned(),
-                })
-                .collect(),
-            forwarded: session.is_forwarded(),
-        };
-        prompter.confirm(request).await
-    }
-
     /// True while the agent is locked.
     pub fn is_locked(&self) -> bool {
         self.lock_state().is_locked()
@@ -383,53 +245,6 @@ impl Agent {
             .lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// Makes a slow signature (RSA, P-384, P-521) on a signing thread (see [`signing_pool`]), so
-/// the runtime goes on serving other clients meanwhile.
-async fn sign_off_reactor(
-    threads: Option<&ThreadStarter>,
-    key: Arc<SigningKey>,
-    data: &[u8],
-    flags: u32,
-    allow_sha1: bool,
-) -> Result<Vec<u8>, SignError> {
-    let data = data.to_vec();
-    signing_pool::run(threads, move || key.sign(&data, flags, allow_sha1))
-        .await
-        .unwrap_or(Err(SignError::Failed))
-}
-
-/// OpenSSH's checks for a destination-restricted key in `process_sign_request2`: only on a
-/// bound connection, only for a user-authentication request for this key, permitted along the
-/// whole chain, and for the session and host the connection was last bound to.
-fn check_destination(
-    entry: &Entry,
-    session: &Session,
-    req: &SignRequestRef<'_>,
-    now: impl FnOnce() -> u64,
-) -> Result<Vec<String>, &'static str> {
-    if entry.destinations.is_empty() {
-        return Ok(Vec::new());
-    }
-    let now = now();
-    let last = session
-        .binds()
-        .last()
-        .ok_or("restricted key used on an unbound connection")?;
-    let auth = destination::parse_userauth(req.data, &entry.blob, &entry.algorithm)
-        .ok_or("restricted key asked to sign something other than a user authentication")?;
-    let names = destination::identity_permitted(entry, session, Some(&auth.user), now)?;
-    if auth.session_id != last.session_id {
-        return Err("signature for a session this connection is not bound to");
-    }
-    match &auth.host_key {
-        None if session.binds().len() > 1 => Err("forwarded use without a host-bound request"),
-        Some(host) if *host != last.host_key => {
-            Err("host key in the request is not the bound host")
-        }
-        _ => Ok(names),
     }
 }
 

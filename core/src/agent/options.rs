@@ -1,0 +1,60 @@
+//! The settings an agent runs with: SHA-1 policy, default lifetime, confirmation rules, and the
+//! thread starter for slow signatures. Plain data with builder setters; the platform fills it
+//! from the command line and the configuration file.
+
+use super::{ConfirmPolicy, ThreadStarter};
+use std::time::Duration;
+
+/// Settings the agent runs with.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AgentOptions {
+    /// Make legacy `ssh-rsa` (SHA-1) signatures when a client asks for them (off by default).
+    pub allow_ssh_rsa_sha1: bool,
+    /// Lifetime given to keys added without one (`agentry start -t`).
+    pub default_lifetime: Option<Duration>,
+    /// Ask for confirmation of every key use, whatever the key's constraints.
+    pub confirm_all: bool,
+    /// How confirmation prompts behave (timeout, forwarded-only, remembered answers).
+    pub confirm_policy: ConfirmPolicy,
+    /// Starts the threads slow signatures are made on (the core starts none itself); `None`
+    /// makes every signature in place, on the runtime thread that asked for it.
+    pub signing_threads: Option<ThreadStarter>,
+}
+
+impl AgentOptions {
+    /// Default options: SHA-1 refused, no default lifetime.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`AgentOptions::allow_ssh_rsa_sha1`].
+    pub fn allow_ssh_rsa_sha1(mut self, allow: bool) -> Self {
+        self.allow_ssh_rsa_sha1 = allow;
+        self
+    }
+
+    /// Sets [`AgentOptions::confirm_policy`].
+    pub fn confirm_policy(mut self, policy: ConfirmPolicy) -> Self {
+        self.confirm_policy = policy;
+        self
+    }
+
+    /// Sets [`AgentOptions::confirm_all`].
+    pub fn confirm_all(mut self, confirm: bool) -> Self {
+        self.confirm_all = confirm;
+        self
+    }
+
+    /// Sets [`AgentOptions::signing_threads`].
+    pub fn signing_threads(mut self, starter: ThreadStarter) -> Self {
+        self.signing_threads = Some(starter);
+        self
+    }
+
+    /// Sets [`AgentOptions::default_lifetime`].
+    pub fn default_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.default_lifetime = lifetime;
+        self
+    }
+}
