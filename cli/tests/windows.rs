@@ -78,6 +78,12 @@ impl Foreground {
             assert!(Instant::now() < deadline, "agent did not open {pipe}");
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The pipe is served before the window is made: wait for the window too when asked for.
+        let pageant = std::ffi::CString::new("Pageant").unwrap();
+        while !window && !agentry_platform::windows::copydata::window_exists(&pageant) {
+            assert!(Instant::now() < deadline, "agent did not make its Pageant window");
+            std::thread::sleep(Duration::from_millis(50));
+        }
         started
     }
 }
