@@ -28,29 +28,6 @@ fn questions(dir: &Path) -> usize {
         .count()
 }
 
-/// puttygen's encrypted PPK of the ed25519 fixture key with its private lines replaced by junk:
-/// it shows the key's public half, and its MAC is checked only after decryption.
-fn forged_ppk(dir: &Path) -> PathBuf {
-    let real = std::fs::read_to_string(fixtures().join("ppk/ed25519-encrypted.ppk")).unwrap();
-    let mut forged = String::new();
-    let mut private_lines = 0;
-    for line in real.lines() {
-        if private_lines > 0 {
-            private_lines -= 1;
-            forged.push_str(&"A".repeat(line.len()));
-        } else {
-            if let Some(n) = line.strip_prefix("Private-Lines: ") {
-                private_lines = n.parse().unwrap();
-            }
-            forged.push_str(&line.replace("agentry-test-ed25519-encrypted", "attacker"));
-        }
-        forged.push('\n');
-    }
-    let path = dir.join("forged.ppk");
-    std::fs::write(&path, forged).unwrap();
-    path
-}
-
 fn client(socket: &Path, program: &str) -> Command {
     let mut command = Command::new(program);
     command
@@ -72,7 +49,7 @@ fn forged_add_changes_nothing(dir: &Path, socket: &Path) {
 
     let forged = run(client(socket, "pageant")
         .args(["-a", "--encrypted"])
-        .arg(forged_ppk(dir)));
+        .arg(fixture_key(dir, "ppk/ed25519-forged.ppk")));
     assert!(
         !forged.status.success(),
         "forged add accepted: {}",

@@ -119,25 +119,11 @@ fn forged_openssh(public: &[u8]) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// puttygen's encrypted PPK of the ed25519 fixture key with its private lines replaced by junk
-/// (PPK shows the public key in clear; the MAC is only checked after decryption).
+/// The forged PPK fixture: puttygen's encrypted PPK of the ed25519 fixture key with its private
+/// lines replaced by junk (PPK shows the public key in clear; the MAC is only checked after
+/// decryption).
 fn forged_ppk() -> Vec<u8> {
-    let text = String::from_utf8(read("keys/ppk/ed25519-encrypted.ppk")).unwrap();
-    let mut out = String::new();
-    let mut private_lines = 0;
-    for line in text.lines() {
-        if private_lines > 0 {
-            private_lines -= 1;
-            out.push_str(&"A".repeat(line.len()));
-        } else {
-            if let Some(n) = line.strip_prefix("Private-Lines: ") {
-                private_lines = n.parse().unwrap();
-            }
-            out.push_str(line);
-        }
-        out.push('\n');
-    }
-    out.into_bytes()
+    read("keys/ppk/ed25519-forged.ppk")
 }
 
 /// Every unproven add an attacker can make for the ed25519 fixture key knowing its public half:
@@ -309,28 +295,6 @@ async fn the_same_encrypted_add_again_succeeds_and_a_different_one_is_refused() 
         agent.add_encrypted_key(parsed, None, b"other".to_vec(), Vec::new()),
         Err(AddError::AlreadyHeld)
     );
-}
-
-/// A user certificate for fixture key `key_file`, signed by the fixture CA.
-fn certificate_for(key_file: &str) -> Vec<u8> {
-    let public = ssh_key::PublicKey::read_openssh_file(
-        fixtures().join("keys").join(format!("{key_file}.pub")),
-    )
-    .unwrap();
-    let ca = ssh_key::PrivateKey::read_openssh_file(fixtures().join("keys/ca-ed25519")).unwrap();
-    let mut builder =
-        ssh_key::certificate::Builder::new([9u8; 32], public.key_data().clone(), 0, u64::MAX)
-            .unwrap();
-    builder
-        .serial(2)
-        .unwrap()
-        .key_id("attacker-cert")
-        .unwrap()
-        .cert_type(ssh_key::certificate::CertType::User)
-        .unwrap()
-        .valid_principal("mallory")
-        .unwrap();
-    ssh_encoding::Encode::encode_vec(&builder.sign(&ca).unwrap()).unwrap()
 }
 
 fn only_to(host: &Host) -> Vec<Constraint> {

@@ -18,7 +18,7 @@
 //! identities reply past what OpenSSH's clients accept ([`MAX_IDENTITIES_REPLY`]).
 
 use super::destination;
-use super::keystore::Entry;
+use super::keystore::{Entry, Keystore};
 use super::slot::KeySlot;
 use super::{Agent, DeferredPublic};
 use crate::keyfile::{KdfLimits, KeyFile, KeyFormat};
@@ -175,14 +175,7 @@ impl Agent {
             confirm: policy.confirm,
             destinations: policy.destinations,
         };
-        if keys.identities_reply_len_with(&entry) > MAX_IDENTITIES_REPLY {
-            return Err(AddError::TooManyKeys);
-        }
-        log_added(&entry);
-        if keys.insert(entry) {
-            self.shared.expiry.deadline_moved_earlier();
-        }
-        Ok(())
+        self.insert(&mut keys, entry)
     }
 
     /// An add of an encrypted file: new keys only; a repeat of what is held changes nothing.
@@ -259,10 +252,16 @@ impl Agent {
             confirm: policy.confirm,
             destinations: policy.destinations,
         };
+        self.insert(&mut keys, entry)
+    }
+
+    /// Inserts `entry` (replacing the entry with its blob, if any) unless the identities reply
+    /// would then exceed [`MAX_IDENTITIES_REPLY`]; wakes the expiry timer for an earlier deadline.
+    fn insert(&self, keys: &mut Keystore, entry: Entry) -> Result<(), AddError> {
         if keys.identities_reply_len_with(&entry) > MAX_IDENTITIES_REPLY {
             return Err(AddError::TooManyKeys);
         }
-        log_added(&entry);
+        tracing::info!(target: "agentry::keys", algorithm = %entry.algorithm, fingerprint = %entry.fingerprint, encrypted = entry.key.cleartext().is_none(), "key added");
         if keys.insert(entry) {
             self.shared.expiry.deadline_moved_earlier();
         }
@@ -329,10 +328,6 @@ fn check_listed_as(listed_as: Option<&DeferredPublic>, key_blob: &[u8]) -> Resul
 
 fn encode(value: &impl ssh_encoding::Encode) -> Result<Vec<u8>, AddError> {
     ssh_encoding::Encode::encode_vec(value).map_err(|_| AddError::MalformedPublicKey)
-}
-
-fn log_added(entry: &Entry) {
-    tracing::info!(target: "agentry::keys", algorithm = %entry.algorithm, fingerprint = %entry.fingerprint, encrypted = entry.key.cleartext().is_none(), "key added");
 }
 
 /// Why a key was not added.

@@ -186,19 +186,13 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    /// What the platform passes: OS threads.
-    fn os_threads() -> ThreadStarter {
-        ThreadStarter::new(|name, job| {
-            std::thread::Builder::new()
-                .name(name)
-                .spawn(job)
-                .map(drop)
-                .map_err(|e| e.to_string())
-        })
-    }
-
+    /// Signs with the pool's threads started as the platform would: plain OS threads.
     async fn run<T: Send + 'static>(sign: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-        super::run(Some(&os_threads()), sign).await
+        let threads = ThreadStarter::new(|_name, job| {
+            std::thread::spawn(job);
+            Ok(())
+        });
+        super::run(Some(&threads), sign).await
     }
 
     /// A job that records how many jobs run at once while it sleeps.

@@ -150,3 +150,26 @@ impl Host {
         assert_eq!(call(agent, session, &body).await, Response::Success);
     }
 }
+
+/// A user certificate for fixture key `key_file`, signed by the fixture CA.
+pub fn certificate_for(key_file: &str) -> Vec<u8> {
+    let public = ssh_key::PublicKey::read_openssh_file(
+        fixtures().join("keys").join(format!("{key_file}.pub")),
+    )
+    .unwrap();
+    let ca = ssh_key::PrivateKey::read_openssh_file(fixtures().join("keys/ca-ed25519")).unwrap();
+    let mut builder =
+        ssh_key::certificate::Builder::new([7u8; 32], public.key_data().clone(), 0, u64::MAX)
+            .unwrap();
+    builder
+        .serial(1)
+        .unwrap()
+        .key_id("deferred-cert")
+        .unwrap()
+        .cert_type(ssh_key::certificate::CertType::User)
+        .unwrap()
+        .valid_principal("alice")
+        .unwrap();
+    let cert = builder.sign(&ca).unwrap();
+    ssh_encoding::Encode::encode_vec(&cert).unwrap()
+}
