@@ -203,7 +203,7 @@ async fn when_every_connection_is_busy_a_new_client_waits_until_one_is_idle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partial_frame_holds_its_slot_only_until_the_frame_timeout() {
-    let mut agent = Gated::serve(ServeOptions {
+    let agent = Gated::serve(ServeOptions {
         frame_timeout: Duration::from_secs(1),
         ..capped(1)
     });
