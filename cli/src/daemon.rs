@@ -103,16 +103,14 @@ pub(crate) fn start(args: StartArgs, config: Config) -> Outcome {
             .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
         let signal = signals::shutdown_signals()
             .map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
+        let socket_gone = socket.watch().gone();
         if !args.command.is_empty() {
-            return serve_while_command_runs(listener, agent, signal, &args.command, &path).await;
+            let stop = stop_reason(signal, socket_gone);
+            return serve_while_command_runs(listener, agent, stop, &args.command, &path).await;
         }
         announce(&args, &path)?;
         tracing::info!(socket = %path.display(), pid = std::process::id(), "agent listening");
-        agentry_platform::unix::serve(listener, agent, async {
-            let name = signal.await;
-            tracing::info!("{name}: shutting down");
-        })
-        .await;
+        agentry_platform::unix::serve(listener, agent, stop_reason(signal, socket_gone)).await;
         Ok(())
     });
     drop(socket);
@@ -158,10 +156,22 @@ fn announce(args: &StartArgs, path: &std::path::Path) -> Outcome {
     Ok(())
 }
 
+/// Resolves when the agent must stop: on a shutdown signal, or once its socket has been removed
+/// or replaced (gpg-agent does the same), so an agent nobody can reach does not run on. Logs why.
+async fn stop_reason(
+    signal: impl std::future::Future<Output = &'static str>,
+    socket_gone: impl std::future::Future<Output = String>,
+) {
+    tokio::select! {
+        name = signal => tracing::info!("{name}: shutting down"),
+        why = socket_gone => tracing::warn!("{why}: shutting down"),
+    }
+}
+
 async fn serve_while_command_runs(
     listener: tokio::net::UnixListener,
     agent: Agent,
-    signal: impl std::future::Future<Output = &'static str>,
+    stop: impl std::future::Future<Output = ()>,
     command: &[String],
     path: &std::path::Path,
 ) -> Outcome {
@@ -176,13 +186,20 @@ async fn serve_while_command_runs(
         let _ = done_tx.send(child.wait());
     });
     let mut status = None;
+    let mut stopped_first = false;
     agentry_platform::unix::serve(listener, agent, async {
         tokio::select! {
             waited = done_rx => status = waited.ok().and_then(Result::ok),
-            name = signal => tracing::info!("{name}: shutting down"),
+            () = stop => stopped_first = true,
         }
     })
     .await;
+    if stopped_first {
+        return Err(Failure::new(format!(
+            "the agent stopped while {} was still running",
+            command[0]
+        )));
+    }
     match status.and_then(|s| s.code()) {
         Some(0) => Ok(()),
         Some(code) => Err(Failure {

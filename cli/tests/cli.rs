@@ -13,10 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A background agent started with `agentry start -s -a PATH`, stopped on drop.
+/// A background agent started with `agentry start -s -a PATH`, stopped on drop unless the test
+/// stopped it (its pid is not signalled twice: it could be another process's by then).
 struct Daemon {
     socket: PathBuf,
     pid: u32,
+    stopped: std::cell::Cell<bool>,
 }
 
 impl Daemon {
@@ -43,6 +45,12 @@ impl Daemon {
                     .ok()
             })
             .unwrap_or_else(|| panic!("no pid line in {stdout:?}"));
+        // Guarded before anything else is checked: a wrong line still stops the agent.
+        let daemon = Self {
+            socket: socket.to_owned(),
+            pid,
+            stopped: Default::default(),
+        };
         assert_eq!(
             stdout,
             format!(
@@ -50,10 +58,7 @@ impl Daemon {
                 socket.display()
             )
         );
-        Self {
-            socket: socket.to_owned(),
-            pid,
-        }
+        daemon
     }
 
     fn client(&self) -> Command {
@@ -65,13 +70,21 @@ impl Daemon {
     }
 
     fn stop(&self) -> Output {
-        run(self.client().args(["stop", "-s"]))
+        self.stop_printing("-s")
+    }
+
+    /// `agentry stop SYNTAX` (`-s` or `-c`).
+    fn stop_printing(&self, syntax: &str) -> Output {
+        self.stopped.set(true);
+        run(self.client().args(["stop", syntax]))
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.stop();
+        if !self.stopped.get() {
+            let _ = self.stop();
+        }
     }
 }
 
@@ -237,6 +250,15 @@ fn csh_syntax_and_stop_without_pid() {
     let socket = dir.path().join("agent.sock");
     let out = run(agentry().args(["start", "-c", "-a"]).arg(&socket));
     let stdout = text(&out.stdout);
+    let pid = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("setenv SSH_AGENT_PID ")?.strip_suffix(';'))
+        .unwrap_or_else(|| panic!("no pid line in {stdout:?}"));
+    let daemon = Daemon {
+        socket: socket.clone(),
+        pid: pid.parse().unwrap(),
+        stopped: Default::default(),
+    };
     assert!(
         stdout.starts_with(&format!(
             "setenv SSH_AUTH_SOCK {};\nsetenv SSH_AGENT_PID ",
@@ -244,13 +266,7 @@ fn csh_syntax_and_stop_without_pid() {
         )),
         "{stdout}"
     );
-    let pid = stdout
-        .lines()
-        .nth(1)
-        .unwrap()
-        .trim_start_matches("setenv SSH_AGENT_PID ")
-        .trim_end_matches(';');
-    let stopped = run(agentry().args(["stop", "-c"]).env("SSH_AGENT_PID", pid));
+    let stopped = daemon.stop_printing("-c");
     assert!(text(&stopped.stdout).starts_with("unsetenv SSH_AUTH_SOCK;\n"));
     wait_until_gone(&socket);
     let no_pid = run(agentry().arg("stop"));

@@ -217,18 +217,20 @@ impl Foreground {
             command.env(k, v);
         }
         let mut child = command.spawn().expect("start agentry");
+        let stdout = child.stdout.take().unwrap();
+        // Guarded before the first line is read: an agent that prints none is still stopped.
+        let mut agent = Self {
+            socket: PathBuf::new(),
+            child: Some(child),
+        };
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
         let socket = line
             .strip_prefix("SSH_AUTH_SOCK=")
             .and_then(|l| l.split(';').next())
             .unwrap_or_else(|| panic!("no socket line: {line:?}"));
-        Self {
-            socket: PathBuf::from(socket),
-            child: Some(child),
-        }
+        agent.socket = PathBuf::from(socket);
+        agent
     }
 
     fn ssh(&self, tool: &str) -> Command {

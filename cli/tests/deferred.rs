@@ -202,16 +202,19 @@ fn terminal_prompt_in_the_foreground_decrypts_on_first_use() {
         env!("CARGO_BIN_EXE_agentry"),
         socket.display()
     );
-    let mut terminal = std::process::Command::new("script")
-        .args(["-qfec", &command, "/dev/null"])
-        .env_remove("SSH_ASKPASS")
-        .env_remove("DISPLAY")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("script (util-linux) runs the agent on a pseudo-terminal");
+    let mut terminal = KillOnDrop(
+        std::process::Command::new("script")
+            .args(["-qfec", &command, "/dev/null"])
+            .env_remove("SSH_ASKPASS")
+            .env_remove("DISPLAY")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("script (util-linux) runs the agent on a pseudo-terminal"),
+    );
     wait_for_agent(&socket);
+    // The agent, on the terminal `script` holds, stops on SIGHUP when `script` is killed.
     let agent = ForegroundAgent::attach(&socket);
     let key = fixture_key(dir.path(), "ed25519-encrypted");
     assert!(run(agent.agentry().args(["add", "--encrypted"]).arg(&key))
@@ -219,7 +222,7 @@ fn terminal_prompt_in_the_foreground_decrypts_on_first_use() {
         .success());
 
     // Read the terminal until the question shows, then type the passphrase.
-    let mut screen = terminal.stdout.take().unwrap();
+    let mut screen = terminal.0.stdout.take().unwrap();
     let (seen_tx, seen_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut shown = String::new();
@@ -243,10 +246,9 @@ fn terminal_prompt_in_the_foreground_decrypts_on_first_use() {
     let shown = seen_rx
         .recv_timeout(std::time::Duration::from_secs(30))
         .expect("no passphrase question on the terminal");
-    writeln!(terminal.stdin.as_mut().unwrap(), "{PASSPHRASE}").unwrap();
+    writeln!(terminal.0.stdin.as_mut().unwrap(), "{PASSPHRASE}").unwrap();
     let signed = signer.join().unwrap();
-    let _ = terminal.kill();
-    let _ = terminal.wait();
+    drop(terminal);
     assert!(shown.contains("Enter passphrase to decrypt key"), "{shown}");
     assert!(
         !shown.contains(PASSPHRASE),

@@ -353,15 +353,25 @@ fn a_remembered_passphrase_decrypts_a_deferred_key_at_first_use() {
             std::fs::write(&refuse, "#!/bin/sh\necho asked >> \"$0.log\"\nexit 1\n").unwrap();
             std::fs::set_permissions(&refuse, std::fs::Permissions::from_mode(0o700)).unwrap();
             let socket = dir.path().join("agent.sock");
-            let mut daemon = agentry()
-                .args(["start", "-D", "-a"])
-                .arg(&socket)
-                .env("SSH_ASKPASS", &refuse)
-                .env("SSH_ASKPASS_REQUIRE", "force")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
+            /// The agent, stopped however the test ends.
+            struct KillOnDrop(std::process::Child);
+            impl Drop for KillOnDrop {
+                fn drop(&mut self) {
+                    let _ = self.0.kill();
+                    let _ = self.0.wait();
+                }
+            }
+            let daemon = KillOnDrop(
+                agentry()
+                    .args(["start", "-D", "-a"])
+                    .arg(&socket)
+                    .env("SSH_ASKPASS", &refuse)
+                    .env("SSH_ASKPASS_REQUIRE", "force")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
             while std::os::unix::net::UnixStream::connect(&socket).is_err()
                 && std::time::Instant::now() < deadline
@@ -392,8 +402,7 @@ fn a_remembered_passphrase_decrypts_a_deferred_key_at_first_use() {
             agentry_ok(&["keyring", "forget", file.to_str().unwrap()]);
             let after_forget = sign();
             let asked = std::fs::read_to_string(dir.path().join("refuse.log")).unwrap_or_default();
-            let _ = daemon.kill();
-            let _ = daemon.wait();
+            drop(daemon);
             assert!(added.status.success(), "{}", describe(&added));
             assert!(
                 text(&added.stderr).contains("encrypted until first use"),

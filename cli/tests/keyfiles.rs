@@ -75,10 +75,12 @@ fn fixture(dir: &Path, name: &str, mode: u32) -> PathBuf {
     dir.join(name)
 }
 
-/// An `agentry start -s` daemon on a socket in a private directory, stopped on drop.
+/// An `agentry start -s` daemon on a socket in a private directory, stopped (by the pid it
+/// printed) on drop.
 struct Daemon {
     _dir: tempfile::TempDir,
     socket: PathBuf,
+    pid: String,
 }
 
 impl Daemon {
@@ -93,8 +95,17 @@ impl Daemon {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert!(out.status.success(), "start: {}", describe(&out));
-        Self { _dir: dir, socket }
+        let stdout = text(&out.stdout);
+        let pid = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("SSH_AGENT_PID=")?.split(';').next())
+            .unwrap_or_else(|| panic!("start: {}", describe(&out)))
+            .to_owned();
+        Self {
+            _dir: dir,
+            socket,
+            pid,
+        }
     }
 
     fn command(&self, program: &Path) -> Command {
@@ -120,7 +131,11 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.agentry().args(["stop", "-s"]).output();
+        let _ = self
+            .agentry()
+            .args(["stop", "-s"])
+            .env("SSH_AGENT_PID", &self.pid)
+            .output();
     }
 }
 

@@ -47,23 +47,34 @@ fn wait_for_socket(socket: &Path) -> UnixStream {
     }
 }
 
-/// Waits up to 15 s for `child` to exit after `signal`, killing it and failing if it does not.
-fn wait_for_exit(child: &mut Child, signal: &str) -> ExitStatus {
+/// The agent's process, killed on drop unless it has exited: a failing test leaves none behind.
+struct Agent(Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits up to 15 s for the agent to exit after `signal`, failing if it does not (a liveness
+/// bound; the agent is then killed on drop).
+fn wait_for_exit(agent: &mut Agent, signal: &str) -> ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = agent.0.try_wait().unwrap() {
             return status;
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("agentry did not exit within 15 s of {signal}");
-        }
+        assert!(
+            Instant::now() < deadline,
+            "agentry did not exit within 15 s of {signal}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 /// `agentry start -D` with `args`, quiet, no agent variables inherited.
-fn start_agent(args: &[&OsStr], runtime_dir: Option<&Path>) -> Child {
+fn start_agent(args: &[&OsStr], runtime_dir: Option<&Path>) -> Agent {
     let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
     command
         .args(["start", "-D"])
@@ -76,7 +87,7 @@ fn start_agent(args: &[&OsStr], runtime_dir: Option<&Path>) -> Child {
     if let Some(dir) = runtime_dir {
         command.env("XDG_RUNTIME_DIR", dir);
     }
-    command.spawn().expect("start agentry")
+    Agent(command.spawn().expect("start agentry"))
 }
 
 #[test]
@@ -129,7 +140,7 @@ fn sigterm_during_load_exits_cleanly_and_removes_the_socket() {
         std::thread::sleep(Duration::from_millis(10));
     }
 
-    agentry_platform::unix::process::terminate_process(child.id()).expect("send SIGTERM");
+    agentry_platform::unix::process::terminate_process(child.0.id()).expect("send SIGTERM");
     let status = wait_for_exit(&mut child, "SIGTERM");
     stop.store(true, Ordering::Relaxed);
     for client in loops {
@@ -155,7 +166,7 @@ fn sigint_and_sighup_also_stop_the_agent_and_remove_its_directory() {
         drop(stream);
 
         let sent = Command::new("kill")
-            .args(["-s", signal, &child.id().to_string()])
+            .args(["-s", signal, &child.0.id().to_string()])
             .status()
             .expect("run kill");
         assert!(sent.success(), "kill -s {signal}");

@@ -13,18 +13,22 @@ use std::process::{Command, Stdio};
 fn agent_serves_the_socket_systemd_passes_it() {
     let dir = private_tempdir();
     let socket = dir.path().join("activated.sock");
-    let mut activator = Command::new("systemd-socket-activate")
-        .arg("-l")
-        .arg(&socket)
-        .arg(env!("CARGO_BIN_EXE_agentry"))
-        .args(["start", "-D"])
-        .env_remove("SSH_AUTH_SOCK")
-        .env("XDG_RUNTIME_DIR", dir.path().join("unused-runtime-dir"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("systemd-socket-activate (Debian package systemd) must be installed");
+    // Without --accept, systemd-socket-activate runs agentry in its own process: killing it
+    // stops the agent.
+    let activator = KillOnDrop(
+        Command::new("systemd-socket-activate")
+            .arg("-l")
+            .arg(&socket)
+            .arg(env!("CARGO_BIN_EXE_agentry"))
+            .args(["start", "-D"])
+            .env_remove("SSH_AUTH_SOCK")
+            .env("XDG_RUNTIME_DIR", dir.path().join("unused-runtime-dir"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("systemd-socket-activate (Debian package systemd) must be installed"),
+    );
     wait_for_agent(&socket);
     let key = fixture_key(dir.path(), "ed25519");
     // Bounded: an agent that ignored the passed socket would leave clients waiting forever.
@@ -38,8 +42,7 @@ fn agent_serves_the_socket_systemd_passes_it() {
     let added = run(client("ssh-add").arg(&key));
     let listed = run(client("ssh-add").arg("-l"));
     let queried = run(client(env!("CARGO_BIN_EXE_agentry")).arg("query"));
-    let _ = activator.kill();
-    let _ = activator.wait();
+    drop(activator);
     assert!(added.status.success(), "{}", describe(&added));
     assert!(listed.status.success(), "{}", describe(&listed));
     assert!(

@@ -1,30 +1,40 @@
 //! The connection loop every stream transport shares (Unix socket, Windows named pipe), in the
-//! mini-redis style: an accept loop bounded by a connection semaphore, one task per connection,
-//! and a graceful shutdown that stops accepting, lets every connection finish the reply it is
-//! working on, then returns. Each connection is a pure loop `read frame → Agent::handle_message →
-//! write frame`, so replies leave in request order. Frames are validated with the core's framing
-//! rules before any body byte is read, and bodies (which can hold private keys) live in zeroized
-//! buffers. A transport only supplies an [`Acceptor`]: how to take the next client and who it is.
-//! While it serves, the loop also runs the agent's key-expiry timer
-//! ([`Agent::expire_keys_forever`]), so lifetimes end on time on every transport.
+//! mini-redis style: an accept loop, one task per connection, and a graceful shutdown that stops
+//! accepting, lets every connection finish the reply it is working on, then returns. Each
+//! connection is a pure loop `read frame → Agent::handle_message → write frame`, so replies leave
+//! in request order. Frames are validated with the core's framing rules before any body byte is
+//! read, and bodies (which can hold private keys) live in zeroized buffers. A transport only
+//! supplies an [`Acceptor`]: how to take the next client and who it is. While it serves, the
+//! loop also runs the agent's key-expiry timer ([`Agent::expire_keys_forever`]), so lifetimes end
+//! on time on every transport.
+//!
+//! Connections are capped ([`ServeOptions::max_connections`]) but idle ones never lock others
+//! out: at the cap, the longest-idle connection is closed to make room for a new client
+//! ([`slots`]). A connection in the middle of a request is never closed for room, and a request
+//! cannot stay in the middle forever: once its first byte arrives, the rest of the frame must
+//! come, and the reply be taken, within [`ServeOptions::frame_timeout`].
+
+mod slots;
 
 use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
 use agentry_core::{Agent, ClientInfo, Session};
+use slots::{SlotGuard, Slots};
 use std::future::Future;
 use std::io;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use zeroize::Zeroizing;
 
-/// Default cap on concurrent connections; beyond it the loop stops accepting until one closes.
+/// Default cap on concurrent connections; beyond it the longest-idle connection is closed for
+/// each new client.
 pub const MAX_CONNECTIONS: usize = 1024;
 
 /// Descriptors kept free below the open-file limit when connections are capped: the listener,
-/// the runtime, standard streams, and what a request may open (known_hosts files, an askpass
-/// child's pipes, the keyring's D-Bus connection).
+/// the runtime, standard streams, the one client accepted while room is made for it, and what
+/// a request may open (known_hosts files, an askpass child's pipes, the keyring's D-Bus
+/// connection).
 pub const DESCRIPTORS_KEPT_FREE: usize = 64;
 
 /// The connection cap for a process allowed `open_file_limit` descriptors: [`MAX_CONNECTIONS`],
@@ -39,10 +49,13 @@ pub fn connection_cap(open_file_limit: u64) -> usize {
 /// Tuning for [`serve_acceptor`].
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// Most connections served at once.
+    /// Most connections served at once. At the cap, a new client closes the longest-idle
+    /// connection; when every connection is busy, it waits (and accepting stops) until one is
+    /// idle.
     pub max_connections: usize,
-    /// How long a client may take to send the body of a frame whose header arrived.
-    pub body_timeout: Duration,
+    /// How long a client may take to send the rest of a frame once its first byte arrived, and
+    /// to take the reply.
+    pub frame_timeout: Duration,
     /// How long shutdown waits for in-flight replies before dropping their connections.
     pub drain_timeout: Duration,
 }
@@ -51,7 +64,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             max_connections: MAX_CONNECTIONS,
-            body_timeout: Duration::from_secs(30),
+            frame_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
         }
     }
@@ -79,18 +92,11 @@ pub async fn serve_acceptor<A: Acceptor>(
         let agent = agent.clone();
         async move { agent.expire_keys_forever().await }
     }));
-    let limit = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let slots = Slots::new(options.max_connections);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            _ = &mut shutdown => break,
-            permit = Arc::clone(&limit).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
         let stream = tokio::select! {
             _ = &mut shutdown => break,
             accepted = acceptor.accept() => match accepted {
@@ -104,6 +110,7 @@ pub async fn serve_acceptor<A: Acceptor>(
             },
         };
         while connections.try_join_next().is_some() {}
+        // Checked before room is made: a refused client never closes anyone's connection.
         let client = match A::identify(&stream) {
             Ok(client) => client,
             Err(refused) => {
@@ -111,12 +118,15 @@ pub async fn serve_acceptor<A: Acceptor>(
                 continue;
             }
         };
+        let slot = tokio::select! {
+            _ = &mut shutdown => break,
+            slot = slots.take() => slot,
+        };
         let agent = agent.clone();
         let stop = stop_rx.clone();
-        let body_timeout = options.body_timeout;
+        let frame_timeout = options.frame_timeout;
         connections.spawn(async move {
-            let _permit = permit;
-            serve_connection(stream, client, agent, stop, body_timeout).await;
+            serve_connection(stream, client, agent, stop, frame_timeout, slot).await;
         });
     }
     drop(acceptor);
@@ -141,52 +151,86 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Serves one connection until the client closes it, sends an unacceptable frame, or shutdown.
-pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+/// Serves one connection until the client closes it, sends an unacceptable frame or is too
+/// slow, it is closed to make room, or shutdown.
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     client: ClientInfo,
     agent: Agent,
     mut stop: watch::Receiver<bool>,
-    body_timeout: Duration,
+    frame_timeout: Duration,
+    slot: SlotGuard,
 ) {
     tracing::debug!(target: "agentry::serve", %client, "connection opened");
     let mut session = Session::new(client);
     loop {
+        // Idle: wait for the first byte of the next frame.
         let mut header = [0u8; HEADER_LEN];
-        let read = tokio::select! {
+        let first = tokio::select! {
             biased;
             _ = stop.wait_for(|stopping| *stopping) => break,
-            read = stream.read_exact(&mut header) => read,
-        };
-        if read.is_err() {
-            break; // closed by the client
-        }
-        let body_len = match body_len_from_header(u32::from_be_bytes(header)) {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::info!(target: "agentry::serve", client = %session.client(), "{e}: closing this connection");
+            _ = slot.asked_to_close() => {
+                tracing::debug!(target: "agentry::serve", client = %session.client(), "closing this idle connection to make room");
                 break;
             }
+            read = stream.read(&mut header) => match read {
+                Ok(0) | Err(_) => break, // closed by the client
+                Ok(n) => n,
+            },
         };
-        let mut body = Zeroizing::new(vec![0u8; body_len]);
-        match tokio::time::timeout(body_timeout, stream.read_exact(&mut body)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => break,
+        if !slot.begin_request() {
+            break; // asked to close just before the frame began
+        }
+        let body = match tokio::time::timeout(
+            frame_timeout,
+            read_rest_of_frame(&mut stream, &mut header, first),
+        )
+        .await
+        {
+            Ok(Ok(body)) => body,
+            Ok(Err(e)) => {
+                if e.kind() == io::ErrorKind::InvalidData {
+                    tracing::info!(target: "agentry::serve", client = %session.client(), "{e}: closing this connection");
+                }
+                break;
+            }
             Err(_) => {
-                tracing::info!(target: "agentry::serve", client = %session.client(), "message body not received in time: closing this connection");
+                tracing::info!(target: "agentry::serve", client = %session.client(), "message not received in time: closing this connection");
                 break;
             }
-        }
+        };
         let reply = agent.handle_message(&mut session, &body).await;
         drop(body);
-        if stream.write_all(&encode_frame(&reply)).await.is_err() {
-            break;
-        }
-        if stream.flush().await.is_err() {
-            break;
+        let sent = tokio::time::timeout(frame_timeout, async {
+            stream.write_all(&encode_frame(&reply)).await?;
+            stream.flush().await
+        })
+        .await;
+        match sent {
+            Ok(Ok(())) => slot.end_request(),
+            Ok(Err(_)) => break,
+            Err(_) => {
+                tracing::info!(target: "agentry::serve", client = %session.client(), "reply not taken in time: closing this connection");
+                break;
+            }
         }
     }
     tracing::debug!(target: "agentry::serve", client = %session.client(), "connection closed");
+}
+
+/// Reads the rest of the frame whose first `got` header bytes are in `header`, and returns its
+/// body in a zeroizing buffer. An unacceptable length is `InvalidData`.
+async fn read_rest_of_frame<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    header: &mut [u8; HEADER_LEN],
+    got: usize,
+) -> io::Result<Zeroizing<Vec<u8>>> {
+    stream.read_exact(&mut header[got..]).await?;
+    let body_len = body_len_from_header(u32::from_be_bytes(*header))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    let mut body = Zeroizing::new(vec![0u8; body_len]);
+    stream.read_exact(&mut body).await?;
+    Ok(body)
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! The Unix connection loop under pressure: the connection cap holds further clients until a
-//! slot frees, and shutdown stops accepting but still delivers a reply already in progress.
+//! The Unix connection loop under pressure: at the connection cap the longest-idle connection is
+//! closed for a new client, a connection in the middle of a request never is (the new client
+//! waits for one to be idle), a partial frame holds its place only until the frame timeout, and
+//! shutdown stops accepting but still delivers a reply already in progress.
 #![cfg(unix)]
 
 use agentry_core::frame::encode_frame;
@@ -43,33 +45,180 @@ fn listener() -> (tempfile::TempDir, std::path::PathBuf, UnixListener) {
     (dir, path, listener)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connection_cap_holds_extra_clients_until_a_slot_frees() {
-    let (_dir, path, listener) = listener();
-    let options = ServeOptions {
-        max_connections: 1,
+/// Allows every use once the test opens the gate; tells the test each time it is asked.
+struct Gate {
+    asked: tokio::sync::mpsc::UnboundedSender<()>,
+    open: Arc<tokio::sync::Semaphore>,
+}
+
+impl Prompter for Gate {
+    fn confirm(&self, _: ConfirmRequest) -> PromptFuture<bool> {
+        let _ = self.asked.send(());
+        let open = Arc::clone(&self.open);
+        Box::pin(async move { open.acquire().await.is_ok() })
+    }
+}
+
+/// An agent whose confirmations wait for the test, served with at most `cap` connections.
+struct Gated {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    asked: tokio::sync::mpsc::UnboundedReceiver<()>,
+    open: Arc<tokio::sync::Semaphore>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Gated {
+    fn serve(options: ServeOptions) -> Self {
+        let (dir, path, listener) = listener();
+        let (asked_tx, asked) = tokio::sync::mpsc::unbounded_channel();
+        let open = Arc::new(tokio::sync::Semaphore::new(0));
+        let gate = Gate {
+            asked: asked_tx,
+            open: Arc::clone(&open),
+        };
+        let agent = Agent::with_parts(
+            AgentOptions::new(),
+            Some(Arc::new(gate)),
+            Arc::new(agentry_core::clock::TokioClock),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_with(listener, agent, stopped, options));
+        Self {
+            _dir: dir,
+            path,
+            asked,
+            open,
+            stop,
+            server,
+        }
+    }
+
+    async fn connect(&self) -> UnixStream {
+        UnixStream::connect(&self.path).await.unwrap()
+    }
+
+    /// A connection with a sign request waiting on its confirmation prompt.
+    async fn busy_connection(&mut self) -> UnixStream {
+        let mut busy = self.connect().await;
+        assert_eq!(call(&mut busy, &request("ssh-add-c-ed25519")).await, [6]);
+        busy.write_all(&encode_frame(&request("ssh-add-T-ed25519")))
+            .await
+            .unwrap();
+        self.asked.recv().await.expect("the prompt is asked");
+        busy
+    }
+
+    async fn stop(self) {
+        self.open.add_permits(100);
+        self.stop.send(()).unwrap();
+        self.server.await.unwrap();
+    }
+}
+
+fn capped(max_connections: usize) -> ServeOptions {
+    ServeOptions {
+        max_connections,
         ..ServeOptions::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_with(
-        listener,
-        Agent::new(AgentOptions::new()),
-        stopped,
-        options,
-    ));
-    let mut first = UnixStream::connect(&path).await.unwrap();
-    assert_eq!(call(&mut first, &[11]).await, [12, 0, 0, 0, 0]);
-    let mut second = UnixStream::connect(&path).await.unwrap();
-    second.write_all(&encode_frame(&[11])).await.unwrap();
-    let early = tokio::time::timeout(Duration::from_millis(300), read_reply(&mut second)).await;
-    assert!(early.is_err(), "second client served beyond the cap");
-    drop(first);
-    let reply = tokio::time::timeout(Duration::from_secs(5), read_reply(&mut second))
+    }
+}
+
+/// A liveness bound (a hung server fails instead of hanging the test), not a timing assertion.
+async fn within_20s<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), future)
         .await
-        .expect("second client served once the first left");
-    assert_eq!(reply, [12, 0, 0, 0, 0]);
-    stop.send(()).unwrap();
-    server.await.unwrap();
+        .unwrap_or_else(|_| panic!("{what}: nothing after 20 s"))
+}
+
+/// Reads what is left: `None` at end of file, else the reply that came.
+async fn eof_or_reply(stream: &mut UnixStream) -> Option<Vec<u8>> {
+    let mut header = [0u8; 4];
+    match stream.read(&mut header[..1]).await {
+        Ok(0) | Err(_) => None,
+        Ok(_) => {
+            stream.read_exact(&mut header[1..]).await.unwrap();
+            let mut body = vec![0u8; u32::from_be_bytes(header) as usize];
+            stream.read_exact(&mut body).await.unwrap();
+            Some(body)
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_the_longest_idle_connection_makes_room_and_a_busy_one_stays() {
+    let mut agent = Gated::serve(capped(3));
+    let mut busy = agent.busy_connection().await;
+    let mut used_later = agent.connect().await;
+    assert_eq!(call(&mut used_later, &[11]).await[0], 12);
+    let mut idle_longest = agent.connect().await;
+    assert_eq!(call(&mut idle_longest, &[11]).await[0], 12);
+    // Opened first of the two, but used last: the other has been idle longer.
+    assert_eq!(call(&mut used_later, &[11]).await[0], 12);
+
+    let mut newcomer = agent.connect().await;
+    let listed = within_20s("the client beyond the cap", call(&mut newcomer, &[11])).await;
+    assert_eq!(listed[0], 12, "the client beyond the cap is served");
+    assert_eq!(
+        within_20s(
+            "the longest-idle connection",
+            eof_or_reply(&mut idle_longest)
+        )
+        .await,
+        None,
+        "the longest-idle connection is closed"
+    );
+    assert_eq!(call(&mut used_later, &[11]).await[0], 12, "only one closed");
+    agent.open.add_permits(1);
+    let signed = within_20s("the busy connection", read_reply(&mut busy)).await;
+    assert_eq!(
+        signed[0], 14,
+        "the request waiting on its prompt was answered"
+    );
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_connection_is_busy_a_new_client_waits_until_one_is_idle() {
+    let mut agent = Gated::serve(capped(1));
+    let mut busy = agent.busy_connection().await;
+    let mut newcomer = agent.connect().await;
+    newcomer.write_all(&encode_frame(&[11])).await.unwrap();
+    // Not a timing assertion: a wrongly served client is caught whenever it shows, never missed
+    // because the agent was slow.
+    let early = tokio::time::timeout(Duration::from_millis(300), read_reply(&mut newcomer)).await;
+    assert!(early.is_err(), "a client served beyond the cap");
+    agent.open.add_permits(1);
+    let signed = within_20s("the busy connection", read_reply(&mut busy)).await;
+    assert_eq!(
+        signed[0], 14,
+        "the request waiting on its prompt was answered"
+    );
+    // Idle once answered, it is closed for the waiting client, which is then served.
+    assert_eq!(within_20s("closing", eof_or_reply(&mut busy)).await, None);
+    let listed = within_20s("the waiting client", read_reply(&mut newcomer)).await;
+    assert_eq!(listed[0], 12);
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_frame_holds_its_slot_only_until_the_frame_timeout() {
+    let agent = Gated::serve(ServeOptions {
+        frame_timeout: Duration::from_secs(1),
+        ..capped(1)
+    });
+    // Two bytes of a header, then nothing: busy (never closed for room), but not for ever.
+    let mut partial = agent.connect().await;
+    partial.write_all(&[0, 0]).await.unwrap();
+    let mut newcomer = agent.connect().await;
+    newcomer.write_all(&encode_frame(&[11])).await.unwrap();
+    let listed = within_20s("the waiting client", read_reply(&mut newcomer)).await;
+    assert_eq!(listed, [12, 0, 0, 0, 0]);
+    assert_eq!(
+        within_20s("closing", eof_or_reply(&mut partial)).await,
+        None
+    );
+    agent.stop().await;
 }
 
 /// Allows every use, after a delay.

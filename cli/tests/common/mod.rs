@@ -111,11 +111,13 @@ impl ForegroundAgent {
             .stderr(Stdio::null());
         configure(&mut command);
         let child = command.spawn().expect("start agentry");
-        wait_for_agent(socket);
-        Self {
+        // Guarded before waiting: an agent that never listens is still stopped.
+        let agent = Self {
             socket: socket.to_owned(),
             child: Some(child),
-        }
+        };
+        wait_for_agent(socket);
+        agent
     }
 
     /// Clients for an agent started some other way (not stopped on drop).
@@ -156,5 +158,15 @@ impl Drop for ForegroundAgent {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// A child process killed and reaped on drop, however the test ends.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

@@ -3,8 +3,13 @@
 //! `SSH_ASKPASS_PROMPT=confirm`, exit status 0 meaning "allow"; for a passphrase, the program
 //! prints it on standard output. As in OpenSSH, askpass is used only with a display
 //! (`DISPLAY` or `WAYLAND_DISPLAY`) unless `SSH_ASKPASS_REQUIRE=force`, and never with
-//! `SSH_ASKPASS_REQUIRE=never`. The program runs on a blocking thread, so a pending prompt holds
-//! up nothing else.
+//! `SSH_ASKPASS_REQUIRE=never`. The agent's prompts wait for the program without holding a
+//! thread, so a pending prompt holds up nothing else.
+//!
+//! Invariant: a prompt's askpass does not outlive the prompt. It runs in a process group of its
+//! own, and when the prompt's future is dropped before the program exits (the core's prompt
+//! timeout, or the request abandoned), the whole group is killed and the program reaped, so no
+//! dialog is left on screen answering nobody and no process is left behind.
 
 use agentry_core::prompt::{ConfirmRequest, PassphraseRequest, PromptFuture, Prompter};
 use std::path::{Path, PathBuf};
@@ -34,23 +39,69 @@ impl AskpassPrompter {
     fn ask_confirm(&self, question: String) -> PromptFuture<bool> {
         let program = self.program.clone();
         Box::pin(async move {
-            let asked = tokio::task::spawn_blocking(move || {
-                Command::new(&program)
-                    .arg(question)
-                    .env("SSH_ASKPASS_PROMPT", "confirm")
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .map(|status| status.success())
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(target: "agentry::prompt", program = %program.display(), error = %e, "cannot run askpass");
-                        false
-                    })
+            let mut command = tokio::process::Command::new(&program);
+            command
+                .arg(question)
+                .env("SSH_ASKPASS_PROMPT", "confirm")
+                .stdout(Stdio::null());
+            let asked = run_until_dropped(command).await;
+            asked.map(|out| out.status.success()).unwrap_or_else(|e| {
+                tracing::warn!(target: "agentry::prompt", program = %program.display(), error = %e, "cannot run askpass");
+                false
             })
-            .await;
-            asked.unwrap_or(false)
         })
+    }
+}
+
+/// Runs `command` (standard input and error null, standard output as it was set) in a process
+/// group of its own and collects its output. Dropping the future before the program exits kills
+/// the group and has the runtime reap the program.
+async fn run_until_dropped(
+    mut command: tokio::process::Command,
+) -> std::io::Result<std::process::Output> {
+    command
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    AskpassRun(command.spawn()?).output().await
+}
+
+/// A running askpass program. Dropped before it exited, it kills the program's process group
+/// (the `Child`, dropped next, only kills the program itself and hands it to the runtime to
+/// reap: a shell script's own children would be left running).
+struct AskpassRun(tokio::process::Child);
+
+impl AskpassRun {
+    async fn output(mut self) -> std::io::Result<std::process::Output> {
+        let mut stdout = self.0.stdout.take();
+        let read = async {
+            let mut bytes = Vec::with_capacity(1024);
+            if let Some(stdout) = &mut stdout {
+                tokio::io::AsyncReadExt::read_to_end(stdout, &mut bytes).await?;
+            }
+            Ok(bytes)
+        };
+        let (status, stdout) = tokio::try_join!(self.0.wait(), read)?;
+        Ok(std::process::Output {
+            status,
+            stdout,
+            stderr: Vec::new(),
+        })
+    }
+}
+
+impl Drop for AskpassRun {
+    fn drop(&mut self) {
+        // `id()` is `None` once the program has been waited for.
+        let Some(group) = self.0.id().and_then(|id| libc::pid_t::try_from(id).ok()) else {
+            return;
+        };
+        // SAFETY: a plain system call, no memory passed. `process_group(0)` made the program the
+        // leader of group `group`, and it has not been reaped, so the id is still that group's.
+        unsafe {
+            libc::killpg(group, libc::SIGKILL);
+        }
     }
 }
 
@@ -85,13 +136,19 @@ pub fn ask_passphrase(
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()?;
+    Ok(passphrase_from(out))
+}
+
+/// The passphrase an askpass run printed: `None` when it cancelled (a non-zero exit) or printed
+/// something that is not text.
+fn passphrase_from(out: std::process::Output) -> Option<Zeroizing<String>> {
     let stdout = Zeroizing::new(out.stdout);
     if !out.status.success() {
-        return Ok(None);
+        return None;
     }
-    Ok(core::str::from_utf8(&stdout)
+    core::str::from_utf8(&stdout)
         .ok()
-        .map(|text| Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_owned())))
+        .map(|text| Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_owned()))
 }
 
 impl Prompter for AskpassPrompter {
@@ -102,13 +159,18 @@ impl Prompter for AskpassPrompter {
     fn passphrase(&self, request: PassphraseRequest) -> PromptFuture<Option<Zeroizing<String>>> {
         let (program, question) = (self.program.clone(), request.message());
         Box::pin(async move {
-            let asked = tokio::task::spawn_blocking(move || {
-                ask_passphrase(&program, &question).unwrap_or_else(|e| {
+            let mut command = tokio::process::Command::new(&program);
+            command
+                .arg(question)
+                .env_remove("SSH_ASKPASS_PROMPT")
+                .stdout(Stdio::piped());
+            match run_until_dropped(command).await {
+                Ok(out) => passphrase_from(out),
+                Err(e) => {
                     tracing::warn!(target: "agentry::prompt", program = %program.display(), error = %e, "cannot run askpass");
                     None
-                })
-            });
-            asked.await.ok().flatten()
+                }
+            }
         })
     }
 }

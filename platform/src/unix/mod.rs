@@ -1,7 +1,8 @@
 //! The Unix side of agentry: serving the agent on a Unix domain socket ([`serve`]), choosing,
-//! securing and cleaning up the socket path ([`socket`]), checking who connects ([`peer`]),
-//! systemd socket activation ([`activation`]), process hardening and daemon helpers
-//! ([`process`]), and the signals that stop the agent ([`signals`]).
+//! securing and cleaning up the socket path ([`socket`]), noticing when it is gone
+//! ([`socket_watch`]), checking who connects ([`peer`]), systemd socket activation
+//! ([`activation`]), process hardening and daemon helpers ([`process`]), and the signals that
+//! stop the agent ([`signals`]).
 
 pub mod activation;
 pub mod askpass;
@@ -10,6 +11,7 @@ pub mod process;
 pub mod serve;
 pub mod signals;
 pub mod socket;
+pub mod socket_watch;
 pub mod terminal;
 
 pub use serve::{serve, ServeOptions, MAX_CONNECTIONS};

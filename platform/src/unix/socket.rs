@@ -2,9 +2,12 @@
 //! `$XDG_RUNTIME_DIR/agentry/agent.sock`, else a fresh private temp directory like ssh-agent's
 //! (`/tmp/agentry-XXXXXX/agent.<pid>`). The directory must be ours and mode 0700, the socket is
 //! made 0600, a stale socket (nobody answers) is replaced, and a live one is an error. An
-//! [`AgentSocket`] removes its socket, and the directory if it created it, when dropped.
+//! [`AgentSocket`] removes its socket, and the directory if it created it, when dropped — but
+//! never a file or directory that has since taken their place. [`AgentSocket::watch`] tells when
+//! the socket has gone from its path ([`super::socket_watch`]).
 
 use super::peer::our_uid;
+use super::socket_watch::SocketWatch;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -75,8 +78,8 @@ pub fn default_socket_path() -> Option<PathBuf> {
 pub struct AgentSocket {
     listener: Option<UnixListener>,
     path: PathBuf,
-    /// The directory we created for the socket, removed with it.
-    created_dir: Option<PathBuf>,
+    /// The directory we created for the socket, and its device and inode, removed with it.
+    created_dir: Option<(PathBuf, (u64, u64))>,
     /// Device and inode of the socket we bound, so we never remove someone else's.
     identity: Option<(u64, u64)>,
 }
@@ -102,6 +105,12 @@ impl AgentSocket {
         &self.path
     }
 
+    /// A watch that resolves once this socket is no longer at its path; it never resolves for
+    /// a socket we did not bind ([`AgentSocket::adopt`]).
+    pub fn watch(&self) -> SocketWatch {
+        SocketWatch::new(self.path.clone(), self.identity)
+    }
+
     /// Takes the listener as a tokio listener (once; needs a running tokio runtime).
     pub fn tokio_listener(&mut self) -> io::Result<tokio::net::UnixListener> {
         let listener = self
@@ -122,8 +131,10 @@ impl Drop for AgentSocket {
                 let _ = std::fs::remove_file(&self.path);
             }
         }
-        if let Some(dir) = &self.created_dir {
-            let _ = std::fs::remove_dir(dir);
+        if let Some((dir, identity)) = &self.created_dir {
+            if identity_of(dir).is_some_and(|found| found == *identity) {
+                let _ = std::fs::remove_dir(dir);
+            }
         }
     }
 }
@@ -137,7 +148,10 @@ pub fn bind_agent_socket(requested: Option<&Path>) -> Result<AgentSocket, Socket
                 _ => PathBuf::from("."),
             };
             let created = create_private_dir(&dir)?;
-            (path, created.then_some(dir))
+            let created = created
+                .then(|| identity_of(&dir).map(|id| (dir, id)))
+                .flatten();
+            (path, created)
         }
         None => {
             let dir = tempfile::Builder::new()
@@ -147,7 +161,8 @@ pub fn bind_agent_socket(requested: Option<&Path>) -> Result<AgentSocket, Socket
                 .tempdir()
                 .map_err(io_error("create a directory in", &std::env::temp_dir()))?
                 .keep();
-            (dir.join(format!("agent.{}", std::process::id())), Some(dir))
+            let created = identity_of(&dir).map(|id| (dir.clone(), id));
+            (dir.join(format!("agent.{}", std::process::id())), created)
         }
     };
     let mut socket = AgentSocket {
@@ -167,6 +182,13 @@ pub fn bind_agent_socket(requested: Option<&Path>) -> Result<AgentSocket, Socket
         .map_err(io_error("set mode 0600 on", &socket.path))?;
     socket.listener = Some(listener);
     Ok(socket)
+}
+
+/// The device and inode of `path` itself (not of what a symlink points to).
+fn identity_of(path: &Path) -> Option<(u64, u64)> {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
 }
 
 /// Creates `dir` with mode 0700 if it is missing; true when it was created.
