@@ -8,11 +8,6 @@
 mod agent_args;
 mod config;
 mod confirm;
-#[cfg(unix)]
-mod daemon;
-/// `start`/`stop` on Windows: the named pipe and the Pageant window.
-#[cfg(windows)]
-#[path = "windows.rs"]
 mod daemon;
 mod deferred;
 mod destinations;

@@ -1,18 +1,16 @@
-//! `agentry start` and `agentry stop`. Start binds the socket (or takes systemd's), hardens the
-//! process and serves until a signal. Without `-D` it re-executes itself with `-D` in a new
-//! session with null standard streams, waits for the child to report its socket, prints the
-//! ssh-agent shell lines and returns. With a command, it serves in this process while the
-//! command runs with `SSH_AUTH_SOCK` set, then exits with the command's status.
+//! `agentry start` and `agentry stop` on Unix (the shared flow is in `mod.rs`). Serving binds
+//! the socket (or takes systemd's) and serves until a signal or until the socket is removed or
+//! replaced. Without `-D` start re-executes itself with `-D` in a new session with null standard
+//! streams, waits for the child to report its socket, prints the ssh-agent shell lines and
+//! returns. With a command, it serves in this process while the command runs with
+//! `SSH_AUTH_SOCK` set, then exits with the command's status.
 
-use crate::agent_args::AgentArgs;
-use crate::config::{Backend, Config};
+use crate::config::Config;
 use crate::ready::{agent_pid_from_env, background_start_command, spawn_until_ready};
 use crate::shell::Syntax;
 use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
 use agentry_core::Agent;
-use agentry_platform::keyring::RememberedPassphrases;
-use agentry_platform::known_hosts::KnownHostsNames;
 use agentry_platform::unix::askpass::AskpassPrompter;
 use agentry_platform::unix::terminal::TerminalPrompter;
 use agentry_platform::unix::{activation, process, signals, AgentSocket};
@@ -20,33 +18,33 @@ use clap::Args;
 use std::io::Write;
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
+/// The background agent's stderr is null once it is ready: no need to silence its logs.
+pub(super) const QUIET_WHEN_NOTIFYING: bool = false;
+
+/// `agentry start`'s Unix options.
 #[derive(Debug, Args)]
-pub(crate) struct StartArgs {
+pub(crate) struct OsStartArgs {
     /// Socket path (default: $XDG_RUNTIME_DIR/agentry/agent.sock, else /tmp/agentry-XXXXXX/agent.PID).
     #[arg(short = 'a', value_name = "PATH")]
     address: Option<std::path::PathBuf>,
-    /// Stay in the foreground and log to standard error.
-    #[arg(short = 'D', long)]
-    foreground: bool,
     /// Print Bourne shell commands.
     #[arg(short = 's', conflicts_with = "csh")]
     sh: bool,
     /// Print C shell commands.
     #[arg(short = 'c')]
     csh: bool,
-    #[command(flatten)]
-    agent: AgentArgs,
-    /// Ask confirmations and passphrases on this terminal (with -D) instead of through
-    /// SSH_ASKPASS.
-    #[arg(long, requires = "foreground")]
-    tty_prompts: bool,
-    /// Internal: print the socket path on stdout once listening, then detach stdio.
-    #[arg(long, hide = true)]
-    notify_ready: bool,
     /// Run this command with SSH_AUTH_SOCK set; the agent exits when it does.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
+}
+
+impl OsStartArgs {
+    /// True when a command is to run (the agent then stays in the foreground).
+    pub(super) fn runs_command(&self) -> bool {
+        !self.command.is_empty()
+    }
 }
 
 #[derive(Debug, Args)]
@@ -59,88 +57,61 @@ pub(crate) struct StopArgs {
     csh: bool,
 }
 
-/// `agentry start`: command-line flags win over `config`'s values.
-pub(crate) fn start(args: StartArgs, config: Config) -> Outcome {
-    config.check_foreground(args.foreground || !args.command.is_empty())?;
-    if !args.foreground && args.command.is_empty() {
-        return start_in_background(&args, &config);
-    }
-    let level = if args.foreground && args.command.is_empty() {
-        tracing::Level::INFO
-    } else {
-        tracing::Level::WARN
-    };
-    // A plain level unless AGENTRY_LOG asks for more: the directive parser is left untouched
-    // (about 250 KiB less resident memory).
-    let logs = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match tracing_subscriber::EnvFilter::try_from_env("AGENTRY_LOG") {
-        Ok(filter) => logs.with_env_filter(filter).init(),
-        Err(_) => logs.with_max_level(level).init(),
-    }
+/// No core dumps; on Linux, not dumpable.
+pub(super) fn harden() {
     if let Err(e) = process::harden_process() {
         tracing::warn!("cannot disable core dumps: {e}");
     }
-    let mut socket = match activation::listener_from_systemd() {
-        Ok(Some(listener)) => AgentSocket::adopt(listener),
-        Ok(None) => agentry_platform::unix::bind_agent_socket(
-            args.address.as_deref().or(config.socket.as_deref()),
-        )
-        .map_err(|e| Failure::new(e.to_string()))?,
-        Err(e) => return Err(Failure::new(format!("systemd socket: {e}"))),
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::new(format!("cannot start the runtime: {e}")))?;
-    let agent = build_agent(&args, &config);
-    let path = socket.path().to_owned();
-    let outcome = runtime.block_on(async {
-        crate::config::load_keys(&agent, &config);
-        let listener = socket
-            .tokio_listener()
-            .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
-        let signal = signals::shutdown_signals()
-            .map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
-        let socket_gone = socket.watch().gone();
-        if !args.command.is_empty() {
-            let stop = stop_reason(signal, socket_gone);
-            return serve_while_command_runs(listener, agent, stop, &args.command, &path).await;
-        }
-        announce(&args, &path)?;
-        tracing::info!(socket = %path.display(), pid = std::process::id(), "agent listening");
-        agentry_platform::unix::serve(listener, agent, stop_reason(signal, socket_gone)).await;
-        Ok(())
-    });
-    drop(socket);
-    outcome
 }
 
-fn build_agent(args: &StartArgs, config: &Config) -> Agent {
-    let (options, timeout) = args.agent.options(config);
-    let terminal = args.tty_prompts || matches!(config.backend, Some((_, Backend::Terminal)));
-    let prompter: Option<Arc<dyn Prompter>> = if terminal {
+/// The terminal (`--tty-prompts` or the config's `terminal` backend), else the config's
+/// askpass program, else `SSH_ASKPASS`; `None` when there is no way to ask.
+pub(super) fn prompter(
+    terminal: bool,
+    config: &Config,
+    timeout: Duration,
+) -> Option<Arc<dyn Prompter>> {
+    if terminal {
         Some(Arc::new(TerminalPrompter::new(timeout)))
     } else if let Some(program) = &config.askpass {
         Some(Arc::new(AskpassPrompter::new(program.clone())))
     } else {
         AskpassPrompter::from_env().map(|p| Arc::new(p) as Arc<dyn Prompter>)
+    }
+}
+
+/// Binds the socket (or takes systemd's) and serves until a signal, until the socket is gone,
+/// or, with a command, until the command exits.
+pub(super) async fn serve(args: &super::StartArgs, config: &Config, agent: Agent) -> Outcome {
+    let os = &args.os;
+    let mut socket = match activation::listener_from_systemd() {
+        Ok(Some(listener)) => AgentSocket::adopt(listener),
+        Ok(None) => agentry_platform::unix::bind_agent_socket(
+            os.address.as_deref().or(config.socket.as_deref()),
+        )
+        .map_err(|e| Failure::new(e.to_string()))?,
+        Err(e) => return Err(Failure::new(format!("systemd socket: {e}"))),
     };
-    let files = config.known_hosts_files();
-    let prompter = prompter.map(|p| {
-        let remembered = Arc::new(RememberedPassphrases::new(p));
-        Arc::new(KnownHostsNames::new(remembered, files)) as Arc<dyn Prompter>
-    });
-    Agent::with_parts(
-        options,
-        prompter,
-        Arc::new(agentry_platform::clock::BootClock::new()),
-    )
+    let path = socket.path().to_owned();
+    crate::config::load_keys(&agent, config);
+    let listener = socket
+        .tokio_listener()
+        .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+    let signal = signals::shutdown_signals()
+        .map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
+    let socket_gone = socket.watch().gone();
+    if os.runs_command() {
+        let stop = stop_reason(signal, socket_gone);
+        return serve_while_command_runs(listener, agent, stop, &os.command, &path).await;
+    }
+    announce(args, &path)?;
+    tracing::info!(socket = %path.display(), pid = std::process::id(), "agent listening");
+    agentry_platform::unix::serve(listener, agent, stop_reason(signal, socket_gone)).await;
+    Ok(())
 }
 
 /// Tells whoever started us where the agent is.
-fn announce(args: &StartArgs, path: &std::path::Path) -> Outcome {
+fn announce(args: &super::StartArgs, path: &std::path::Path) -> Outcome {
     if args.notify_ready {
         println!("{}", path.display());
         let _ = std::io::stdout().flush();
@@ -149,7 +120,7 @@ fn announce(args: &StartArgs, path: &std::path::Path) -> Outcome {
     } else {
         print!(
             "{}",
-            Syntax::choose(args.csh, args.sh).started(path, std::process::id())
+            Syntax::choose(args.os.csh, args.os.sh).started(path, std::process::id())
         );
         let _ = std::io::stdout().flush();
     }
@@ -216,10 +187,10 @@ async fn serve_while_command_runs(
 /// Re-executes `agentry start -D --notify-ready …` detached and prints its shell lines. The
 /// agent's own log goes nowhere, so the config's key entries are checked here first and their
 /// problems shown.
-fn start_in_background(args: &StartArgs, config: &Config) -> Outcome {
+pub(super) fn start_in_background(args: &super::StartArgs, config: &Config) -> Outcome {
     let can_prompt = config.askpass.is_some() || AskpassPrompter::from_env().is_some();
     let mut command = background_start_command(config, can_prompt)?;
-    if let Some(path) = &args.address {
+    if let Some(path) = &args.os.address {
         command.arg("-a").arg(path);
     }
     args.agent.pass_on(&mut command);
@@ -227,7 +198,7 @@ fn start_in_background(args: &StartArgs, config: &Config) -> Outcome {
     let (socket, pid) = spawn_until_ready(&mut command)?;
     print!(
         "{}",
-        Syntax::choose(args.csh, args.sh).started(std::path::Path::new(&socket), pid)
+        Syntax::choose(args.os.csh, args.os.sh).started(std::path::Path::new(&socket), pid)
     );
     let _ = std::io::stdout().flush();
     Ok(())

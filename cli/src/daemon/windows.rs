@@ -1,0 +1,234 @@
+//! `agentry start` and `agentry stop` on Windows (the shared flow is in `mod.rs`). Serving binds
+//! Pageant's named pipe (or the one `-a` names), with `--openssh-pipe` also Windows OpenSSH's,
+//! and, unless `--no-window`, Pageant's `WM_COPYDATA` window, until Ctrl-C. Without
+//! `-D` it re-executes itself with `-D` as a detached process with no console, waits until the
+//! child reports its pipe, prints it and returns. Stop ends the process `SSH_AGENT_PID` names.
+//! `agentry openssh-config` prints the `IdentityAgent` line for the pipe.
+
+use crate::config::Config;
+use crate::ready::{agent_pid_from_env, background_start_command, spawn_until_ready};
+use crate::{Failure, Outcome};
+use agentry_core::prompt::Prompter;
+use agentry_core::Agent;
+use agentry_platform::client::{AgentClient, ClientError, Stream};
+use agentry_platform::serve::ServeOptions;
+use agentry_platform::windows::copydata::CopyDataWindow;
+use agentry_platform::windows::prompt::{ConsolePrompter, DialogPrompter};
+use agentry_platform::windows::{
+    name, pageant_pipe_name, serve_pipe, PipeError, PipeListener, OPENSSH_PIPE,
+};
+use clap::Args;
+use std::io::Write;
+use std::os::windows::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Nobody reads a background agent's stderr once it is ready: it logs nowhere.
+pub(super) const QUIET_WHEN_NOTIFYING: bool = true;
+
+/// `DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW`.
+const DETACHED: u32 = 0x0000_0008 | 0x0000_0200 | 0x0800_0000;
+
+/// `agentry start`'s Windows options.
+#[derive(Debug, Args)]
+pub(crate) struct OsStartArgs {
+    /// Pipe name (default: Pageant's, \\.\pipe\pageant.USER.HASH).
+    #[arg(short = 'a', value_name = "PIPE")]
+    address: Option<String>,
+    /// Do not open the Pageant WM_COPYDATA window (pipe only).
+    #[arg(long)]
+    no_window: bool,
+    /// Also serve Windows OpenSSH's pipe, \\.\pipe\openssh-ssh-agent (ssh.exe, Git).
+    #[arg(long)]
+    openssh_pipe: bool,
+}
+
+impl OsStartArgs {
+    /// Windows has no `start -- COMMAND`.
+    pub(super) fn runs_command(&self) -> bool {
+        false
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StopArgs {}
+
+/// How client commands reach the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Transport {
+    /// SSH_AUTH_SOCK, else Pageant's pipe, else Pageant's window (what PuTTY does).
+    Auto,
+    /// SSH_AUTH_SOCK, else Pageant's pipe.
+    Pipe,
+    /// Pageant's WM_COPYDATA window.
+    Copydata,
+}
+
+static TRANSPORT: std::sync::OnceLock<Transport> = std::sync::OnceLock::new();
+
+/// Records `--transport` for [`connect`].
+pub(crate) fn choose_transport(transport: Transport) {
+    let _ = TRANSPORT.set(transport);
+}
+
+/// Connects to the agent by the chosen transport.
+pub(crate) fn connect() -> Result<AgentClient<Box<dyn Stream>>, ClientError> {
+    match TRANSPORT.get().copied().unwrap_or(Transport::Auto) {
+        Transport::Auto => AgentClient::from_env(),
+        Transport::Pipe => {
+            let env = std::env::var("SSH_AUTH_SOCK")
+                .ok()
+                .filter(|s| !s.is_empty());
+            let pipe = match env {
+                Some(pipe) => pipe,
+                None => pageant_pipe_name()
+                    .map_err(|e| ClientError::Connect("Pageant's pipe".into(), e))?,
+            };
+            AgentClient::connect(std::path::Path::new(&pipe))
+        }
+        Transport::Copydata => AgentClient::copydata(name::PAGEANT_WINDOW),
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OpensshConfigArgs {
+    /// Pipe name (default: SSH_AUTH_SOCK if set, else Pageant's).
+    #[arg(short = 'a', value_name = "PIPE")]
+    address: Option<String>,
+}
+
+fn pipe_name(address: Option<&str>) -> Result<String, Failure> {
+    match address {
+        Some(a) => Ok(a.to_owned()),
+        None => pageant_pipe_name()
+            .map_err(|e| Failure::new(format!("cannot compute Pageant's pipe name: {e}"))),
+    }
+}
+
+pub(crate) fn openssh_config(args: &OpensshConfigArgs) -> Outcome {
+    let env = std::env::var("SSH_AUTH_SOCK")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let pipe = pipe_name(args.address.as_deref().or(env.as_deref()))?;
+    println!("{}", name::openssh_config_line(&pipe));
+    Ok(())
+}
+
+/// Restricts access to the agent process (after Pageant's `restrict_process_acl`).
+pub(super) fn harden() {
+    if let Err(e) = agentry_platform::windows::process::harden_process() {
+        tracing::warn!("cannot restrict access to the agent process: {e}");
+    }
+}
+
+/// The console (`--tty-prompts` or the config's `terminal` backend), else dialogs.
+pub(super) fn prompter(
+    terminal: bool,
+    _config: &Config,
+    timeout: Duration,
+) -> Option<Arc<dyn Prompter>> {
+    Some(if terminal {
+        Arc::new(ConsolePrompter::new(timeout))
+    } else {
+        Arc::new(DialogPrompter::new(timeout))
+    })
+}
+
+/// Binds the pipes and the window and serves until Ctrl-C.
+pub(super) async fn serve(args: &super::StartArgs, config: &Config, agent: Agent) -> Outcome {
+    let os = &args.os;
+    let pipe = pipe_name(os.address.as_deref().or(config.pipe.as_deref()))?;
+    crate::config::load_keys(&agent, config);
+    let listener = PipeListener::bind(&pipe).map_err(|e| Failure::new(e.to_string()))?;
+    let openssh = if os.openssh_pipe || config.openssh_pipe {
+        Some(PipeListener::bind(OPENSSH_PIPE).map_err(|e| match e {
+            PipeError::InUse(_) => Failure::new(format!(
+                "{e}. If it is the Windows ssh-agent service, stop it (as administrator): \
+                 Stop-Service ssh-agent; Set-Service ssh-agent -StartupType Disabled"
+            )),
+            other => Failure::new(other.to_string()),
+        })?)
+    } else {
+        None
+    };
+    let _window = if os.no_window {
+        None
+    } else {
+        Some(
+            CopyDataWindow::start(name::PAGEANT_WINDOW, agent.clone())
+                .map_err(|e| Failure::new(e.to_string()))?,
+        )
+    };
+    if args.notify_ready {
+        println!("{pipe}");
+    } else {
+        println!("SSH_AUTH_SOCK={pipe}");
+        println!("{}", name::openssh_config_line(&pipe));
+    }
+    let _ = std::io::stdout().flush();
+    tracing::info!(pipe = %pipe, window = !os.no_window, pid = std::process::id(), "agent listening");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let extra = openssh.map(|listener| {
+        let served = serve_pipe(
+            listener,
+            agent.clone(),
+            until_stopped(stopped.clone()),
+            ServeOptions::default(),
+        );
+        tokio::spawn(served)
+    });
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C: shutting down");
+        let _ = stop.send(true);
+    });
+    serve_pipe(
+        listener,
+        agent,
+        until_stopped(stopped),
+        ServeOptions::default(),
+    )
+    .await;
+    if let Some(extra) = extra {
+        let _ = extra.await;
+    }
+    Ok(())
+}
+
+/// Re-executes `agentry start -D --notify-ready …` detached and prints where it listens.
+pub(super) fn start_in_background(args: &super::StartArgs, config: &Config) -> Outcome {
+    let mut command = background_start_command(config, true)?;
+    if let Some(pipe) = &args.os.address {
+        command.arg("-a").arg(pipe);
+    }
+    if args.os.no_window {
+        command.arg("--no-window");
+    }
+    if args.os.openssh_pipe {
+        command.arg("--openssh-pipe");
+    }
+    args.agent.pass_on(&mut command);
+    command.creation_flags(DETACHED);
+    let (pipe, pid) = spawn_until_ready(&mut command)?;
+    println!("SSH_AUTH_SOCK={pipe}");
+    println!("SSH_AGENT_PID={pid}");
+    Ok(())
+}
+
+pub(crate) fn stop(_args: &StopArgs) -> Outcome {
+    let pid = agent_pid_from_env()?;
+    let status = Command::new("taskkill")
+        .args(["/PID", &pid.to_string(), "/F"])
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| Failure::new(format!("cannot run taskkill: {e}")))?;
+    if !status.success() {
+        return Err(Failure::new(format!("cannot stop agent pid {pid}")));
+    }
+    println!("Agent pid {pid} killed");
+    Ok(())
+}
