@@ -2,7 +2,8 @@
 //! keys and signing ([`keys`]), and the agent itself ([`agent`]) with its keystore, constraints
 //! and lock. It performs no I/O and contains no `unsafe` and no platform conditionals: transports
 //! hand it message bodies, and prompts and clocks come in through the [`prompt`] and [`clock`]
-//! traits; [`known_hosts`] names hosts from known_hosts text the platform reads.
+//! traits; [`known_hosts`] names hosts from known_hosts text the platform reads; [`text`] escapes
+//! client-chosen text before it is shown in a prompt or a log.
 
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ mod pattern;
 pub mod prompt;
 pub mod proto;
 pub mod session;
+pub mod text;
 pub mod wire;
 
 pub use agent::{

@@ -1,8 +1,10 @@
 //! How the core asks the user something. The platform implements [`Prompter`] (askpass, a
 //! Windows dialog, the terminal, a scripted answer in tests); the core only awaits the answer, so
-//! a pending prompt holds no lock and blocks no other connection or key.
+//! a pending prompt holds no lock and blocks no other connection or key. The messages built here
+//! show client-chosen text only escaped ([`crate::text`]): a key comment cannot forge a line.
 
-use crate::session::ClientInfo;
+use crate::session::{ClientInfo, Session};
+use crate::text::untrusted;
 use core::future::Future;
 use core::pin::Pin;
 use zeroize::Zeroizing;
@@ -28,23 +30,33 @@ pub struct ConfirmRequest {
 }
 
 impl ConfirmRequest {
-    /// The question as one paragraph of text, for prompt backends that show plain text.
+    /// The question as one paragraph of text, for prompt backends that show plain text. Every
+    /// piece of client-chosen text in it is escaped ([`crate::text::untrusted`]), so its lines
+    /// are exactly the ones written here.
     pub fn message(&self) -> String {
         let mut text = format!(
             "Allow use of key {} ({} {})?\nRequested by: {}",
-            self.comment, self.algorithm, self.fingerprint, self.client
+            untrusted(&self.comment),
+            untrusted(&self.algorithm),
+            untrusted(&self.fingerprint),
+            untrusted(&self.client.to_string())
         );
-        if !self.forwarding_path.is_empty() {
-            text.push_str("\nPath: you");
-            for hop in &self.forwarding_path {
-                text.push_str(" \u{2192} ");
-                text.push_str(&hop.label());
-            }
-        }
-        if self.forwarded {
-            text.push_str("\nThis request was forwarded.");
-        }
+        push_forwarding(&mut text, &self.forwarding_path, self.forwarded);
         text
+    }
+}
+
+/// Appends the "Path:" line (when the request crossed hosts) and the "forwarded" line.
+fn push_forwarding(text: &mut String, path: &[PathHop], forwarded: bool) {
+    if !path.is_empty() {
+        text.push_str("\nPath: you");
+        for hop in path {
+            text.push_str(" \u{2192} ");
+            text.push_str(&hop.label());
+        }
+    }
+    if forwarded {
+        text.push_str("\nThis request was forwarded.");
     }
 }
 
@@ -59,11 +71,27 @@ pub struct PathHop {
 }
 
 impl PathHop {
-    /// The name, else the host key's fingerprint.
+    /// The hops `session` was bound through, nearest first, named from `names` (by position;
+    /// an empty or missing name leaves the hop unnamed).
+    pub fn path_of(session: &Session, names: &[String]) -> Vec<Self> {
+        session
+            .binds()
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Self {
+                host_key: b.host_key.clone(),
+                name: names.get(i).filter(|n| !n.is_empty()).cloned(),
+            })
+            .collect()
+    }
+
+    /// The name (escaped: it may come from the client or a known_hosts file), else the host
+    /// key's fingerprint.
     pub fn label(&self) -> String {
-        self.name
-            .clone()
-            .unwrap_or_else(|| crate::keys::host_label(&self.host_key))
+        match &self.name {
+            Some(name) => untrusted(name),
+            None => crate::keys::host_label(&self.host_key),
+        }
     }
 }
 
@@ -80,13 +108,18 @@ pub struct PassphraseRequest {
     pub client: ClientInfo,
     /// 1 for the first try; the agent allows [`PASSPHRASE_TRIES`].
     pub attempt: u32,
+    /// Hosts the request crossed, nearest first (from `session-bind@openssh.com`).
+    pub forwarding_path: Vec<PathHop>,
+    /// True when the request arrived through agent forwarding.
+    pub forwarded: bool,
 }
 
 /// How many passphrases the agent tries before it gives up on one request.
 pub const PASSPHRASE_TRIES: u32 = 3;
 
 impl PassphraseRequest {
-    /// The question as one paragraph of text.
+    /// The question as one paragraph of text, client-chosen text escaped as in
+    /// [`ConfirmRequest::message`], with the path and a "forwarded" line for a forwarded request.
     pub fn message(&self) -> String {
         let mut text = String::new();
         if self.attempt > 1 {
@@ -94,8 +127,12 @@ impl PassphraseRequest {
         }
         text.push_str(&format!(
             "Enter passphrase to decrypt key {} ({} {})\nRequested by: {}",
-            self.comment, self.algorithm, self.fingerprint, self.client
+            untrusted(&self.comment),
+            untrusted(&self.algorithm),
+            untrusted(&self.fingerprint),
+            untrusted(&self.client.to_string())
         ));
+        push_forwarding(&mut text, &self.forwarding_path, self.forwarded);
         text
     }
 }

@@ -22,10 +22,12 @@ pub struct ClientInfo {
 
 impl core::fmt::Display for ClientInfo {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match (&self.exe, self.pid) {
+        // The path is the client's choice (a file name may hold a newline): shown escaped.
+        let exe = self.exe.as_deref().map(crate::text::untrusted);
+        match (exe, self.pid) {
             (Some(exe), Some(pid)) => write!(f, "{exe} (pid {pid})")?,
             (None, Some(pid)) => write!(f, "pid {pid}")?,
-            (Some(exe), None) => f.write_str(exe)?,
+            (Some(exe), None) => f.write_str(&exe)?,
             (None, None) => f.write_str("unknown process")?,
         }
         if !self.transport.is_empty() {

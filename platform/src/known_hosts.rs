@@ -1,10 +1,11 @@
-//! Names for the hosts on a confirmation prompt's forwarding path, read from the user's
-//! known_hosts files. [`KnownHostsNames`] wraps any [`Prompter`]: before the question is shown it
-//! reads the files (on a blocking thread), and every hop the key's destination constraints did not
-//! already name gets the name known_hosts gives its host key ([`agentry_core::known_hosts`]).
+//! Names for the hosts on a prompt's forwarding path (confirmations and passphrases), read from
+//! the user's known_hosts files. [`KnownHostsNames`] wraps any [`Prompter`]: before the question
+//! is shown it reads the files (on a blocking thread), and every hop the key's destination
+//! constraints did not already name gets the name known_hosts gives its host key
+//! ([`agentry_core::known_hosts`]).
 
 use agentry_core::known_hosts::KnownHosts;
-use agentry_core::prompt::{ConfirmRequest, PassphraseRequest, PromptFuture, Prompter};
+use agentry_core::prompt::{ConfirmRequest, PassphraseRequest, PathHop, PromptFuture, Prompter};
 use std::path::PathBuf;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -67,25 +68,39 @@ pub fn read_files(files: &[PathBuf]) -> KnownHosts {
 impl Prompter for KnownHostsNames {
     fn confirm(&self, mut request: ConfirmRequest) -> PromptFuture<bool> {
         let inner = Arc::clone(&self.inner);
-        if request.forwarding_path.iter().all(|hop| hop.name.is_some()) {
-            return inner.confirm(request);
-        }
         let files = self.files.clone();
         Box::pin(async move {
-            let hosts = tokio::task::spawn_blocking(move || read_files(&files))
-                .await
-                .unwrap_or_default();
-            let now = agentry_core::clock::Clock::unix_time(&agentry_core::clock::TokioClock);
-            for hop in &mut request.forwarding_path {
-                if hop.name.is_none() {
-                    hop.name = hosts.name_for(&hop.host_key, now);
-                }
-            }
+            name_hops(files, &mut request.forwarding_path).await;
             inner.confirm(request).await
         })
     }
 
-    fn passphrase(&self, request: PassphraseRequest) -> PromptFuture<Option<Zeroizing<String>>> {
-        self.inner.passphrase(request)
+    fn passphrase(
+        &self,
+        mut request: PassphraseRequest,
+    ) -> PromptFuture<Option<Zeroizing<String>>> {
+        let inner = Arc::clone(&self.inner);
+        let files = self.files.clone();
+        Box::pin(async move {
+            name_hops(files, &mut request.forwarding_path).await;
+            inner.passphrase(request).await
+        })
+    }
+}
+
+/// Names every unnamed hop of `path` from the known_hosts `files` (read on a blocking thread,
+/// and only when some hop needs a name).
+async fn name_hops(files: Vec<PathBuf>, path: &mut [PathHop]) {
+    if path.iter().all(|hop| hop.name.is_some()) {
+        return;
+    }
+    let hosts = tokio::task::spawn_blocking(move || read_files(&files))
+        .await
+        .unwrap_or_default();
+    let now = agentry_core::clock::Clock::unix_time(&agentry_core::clock::TokioClock);
+    for hop in path {
+        if hop.name.is_none() {
+            hop.name = hosts.name_for(&hop.host_key, now);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Pageant's WM_COPYDATA window against bad input, as a hostile or broken client would send it:
 //! wrong `dwData`, `cbData` 0, a name without NUL, an unknown mapping, a mapping owned by
 //! another SID, lengths that do not fit the mapping (and 0, and 0xFFFFFFFF), a reply that does
-//! not fit. Each test then checks that the window still answers a normal request. Also: a
+//! not fit, a mapping whose pages are reserved but not committed. Each test then checks that the window still answers a normal request. Also: a
 //! second window of the same name is refused.
 #![cfg(windows)]
 
@@ -176,5 +176,48 @@ fn a_second_window_of_the_same_name_is_refused() {
         .block_on(async { CopyDataWindow::start(window(&agent), Agent::new(AgentOptions::new())) });
     let error = second.expect_err("second window started");
     assert!(error.to_string().contains("already exists"), "{error}");
+    still_serves(&agent);
+}
+
+#[test]
+fn a_mapping_with_no_committed_pages_is_refused_without_a_fault() {
+    let agent = WinTestAgent::start();
+    let name = unique_name();
+    let mapping =
+        Mapping::create_reserved(&name, 64 * 1024, &current_user_sid().unwrap()).expect("mapping");
+    // Reading any byte of it faults: the agent must not touch it (before the fix, the agent's
+    // process died here of an access violation).
+    assert_eq!(
+        send_copydata(window(&agent), AGENT_COPYDATA_ID, &nul_terminated(&name)).unwrap(),
+        0
+    );
+    drop(mapping);
+    still_serves(&agent);
+}
+
+#[test]
+fn only_the_committed_pages_of_a_mapping_are_used() {
+    let agent = WinTestAgent::start();
+    let name = unique_name();
+    let mut mapping =
+        Mapping::create_reserved(&name, 64 * 1024, &current_user_sid().unwrap()).expect("mapping");
+    mapping.commit(4096).expect("commit one page");
+    // A length reaching into the uncommitted pages does not fit: FAILURE in place.
+    let mut frame = 5000u32.to_be_bytes().to_vec();
+    frame.push(msg::REQUEST_IDENTITIES);
+    mapping.write(0, &frame);
+    let w = window(&agent);
+    assert_eq!(
+        send_copydata(w, AGENT_COPYDATA_ID, &nul_terminated(&name)).unwrap(),
+        1
+    );
+    assert_eq!(mapping.read(0, 5), FAILURE_FRAME);
+    // A request inside the committed page is answered.
+    mapping.write(0, &encode_frame(&[msg::REQUEST_IDENTITIES]));
+    assert_eq!(
+        send_copydata(w, AGENT_COPYDATA_ID, &nul_terminated(&name)).unwrap(),
+        1
+    );
+    assert_eq!(mapping.read(4, 5), EMPTY_LIST);
     still_serves(&agent);
 }

@@ -18,7 +18,18 @@ fn request(comment: &str) -> PassphraseRequest {
         algorithm: "ssh-ed25519".to_owned(),
         client: agentry_core::ClientInfo::default(),
         attempt: 1,
+        forwarding_path: Vec::new(),
+        forwarded: false,
     }
+}
+
+#[test]
+fn a_caption_shows_the_comment_escaped() {
+    let caption = passphrase_caption(7, "key\u{202e}gpj\r\x1b[2J", 1);
+    assert_eq!(
+        caption,
+        "agentry: passphrase for key\\u{202e}gpj\\x0d\\x1b[2J #1 (pid 7)"
+    );
 }
 
 /// The caption of the first question of a fresh prompter in this process.

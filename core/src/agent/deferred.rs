@@ -9,7 +9,7 @@ use super::keystore::Entry;
 use super::Agent;
 use crate::keyfile::{KdfLimits, KeyFile, KeyFileError};
 use crate::keys::SigningKey;
-use crate::prompt::{PassphraseRequest, PASSPHRASE_TRIES};
+use crate::prompt::{PassphraseRequest, PathHop, PASSPHRASE_TRIES};
 use crate::session::Session;
 use ssh_key::public::KeyData;
 use ssh_key::Certificate;
@@ -97,6 +97,8 @@ impl Agent {
                 algorithm: entry.algorithm.clone(),
                 client: session.client().clone(),
                 attempt,
+                forwarding_path: PathHop::path_of(session, &[]),
+                forwarded: session.is_forwarded(),
             };
             let Ok(Some(passphrase)) =
                 tokio::time::timeout(timeout, prompter.passphrase(request)).await

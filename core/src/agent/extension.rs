@@ -84,7 +84,7 @@ impl Agent {
                 }
             }
             Extension::Unknown { name, .. } => {
-                tracing::debug!(target: "agentry::proto", name = %String::from_utf8_lossy(&name), "unknown extension");
+                tracing::debug!(target: "agentry::proto", name = %crate::text::untrusted_bytes(&name), "unknown extension");
                 Response::ExtensionFailure
             }
         }
@@ -95,7 +95,7 @@ fn added(result: Result<(), AddError>, what: &'static str) -> Response {
     match result {
         Ok(()) => Response::Success,
         Err(why) => {
-            tracing::info!(target: "agentry::keys", reason = %why, request = what, "key file not added");
+            tracing::info!(target: "agentry::keys", reason = %crate::text::untrusted(&why.to_string()), request = what, "key file not added");
             Response::ExtensionFailure
         }
     }

@@ -92,15 +92,7 @@ impl Agent {
             fingerprint: entry.fingerprint.clone(),
             algorithm: entry.algorithm.clone(),
             client: session.client().clone(),
-            forwarding_path: session
-                .binds()
-                .iter()
-                .enumerate()
-                .map(|(i, b)| PathHop {
-                    host_key: b.host_key.clone(),
-                    name: hop_names.get(i).filter(|n| !n.is_empty()).cloned(),
-                })
-                .collect(),
+            forwarding_path: PathHop::path_of(session, hop_names),
             forwarded: session.is_forwarded(),
         };
         prompter.confirm(request).await

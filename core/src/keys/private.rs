@@ -1,7 +1,8 @@
 //! A private key as the agent protocol carries it (`SSH_AGENTC_ADD_IDENTITY`): plain keys in
 //! OpenSSH's private-key field order, and `*-cert-v01@openssh.com` keys as a certificate blob
 //! followed by only the private fields. Parsing is `ssh-key`'s; this file handles the framing,
-//! the certificate layout and the key types agentry accepts.
+//! the certificate layout and the key types agentry accepts. Private fields pass only through
+//! [`Writer`]s (which zeroize what they leave behind) and `Zeroizing` buffers.
 
 use crate::wire::{Reader, WireError, Writer};
 use ssh_encoding::{Decode, Encode};
@@ -103,7 +104,7 @@ impl PrivateKey {
                 .string(r.string()?)
                 .string(r.string()?);
             push_ecdsa_scalar(&mut plain, name, r.string()?)?;
-            return Self::new(decode_plain(&plain.into_bytes())?, None);
+            return Self::new(decode_plain(plain)?, None);
         }
         let mut rest = r.remaining();
         let before = rest.len();
@@ -147,11 +148,12 @@ impl PrivateKey {
         for _ in 0..private_fields {
             plain.string(r.string()?);
         }
-        Self::new(decode_plain(&plain.into_bytes())?, Some(cert))
+        Self::new(decode_plain(plain)?, Some(cert))
     }
 
     /// Encodes the key part of an add-identity message, inverse of [`PrivateKey::decode_wire`].
-    /// ECDSA scalars are written as minimal `mpint`s, as OpenSSH writes them.
+    /// ECDSA scalars are written as minimal `mpint`s, as OpenSSH writes them. Every buffer that
+    /// holds private fields is zeroized, `w` too when it grows ([`Writer`]).
     pub fn encode_wire(&self, w: &mut Writer) {
         let mut fields = Writer::new();
         match &self.cert {
@@ -188,8 +190,8 @@ impl PrivateKey {
 }
 
 /// Parses a complete plain private-key encoding (algorithm name and fields), then wipes it.
-fn decode_plain(encoded: &[u8]) -> Result<KeypairData, WireError> {
-    let encoded = Zeroizing::new(encoded.to_vec());
+fn decode_plain(encoded: Writer) -> Result<KeypairData, WireError> {
+    let encoded = Zeroizing::new(encoded.into_bytes());
     let mut slice = encoded.as_slice();
     let keypair = KeypairData::decode(&mut slice).map_err(key_error)?;
     if !slice.is_empty() {

@@ -1,9 +1,28 @@
-//! Builds SSH wire fields into a growable buffer.
+//! Builds SSH wire fields into a growable buffer. A writer may hold private keys (add-identity
+//! requests, keyring records, key files being read), so it never leaves a copy behind: when it
+//! grows, the old buffer is zeroized before it is freed, and a writer dropped before
+//! [`Writer::into_bytes`] zeroizes what it held.
+
+use zeroize::Zeroize;
 
 /// Appends SSH wire fields to a byte vector.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Writer {
     buf: Vec<u8>,
+}
+
+impl core::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Writer")
+            .field("len", &self.buf.len())
+            .finish()
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.buf.zeroize();
+    }
 }
 
 impl Writer {
@@ -19,13 +38,27 @@ impl Writer {
         }
     }
 
-    /// The bytes written so far.
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.buf
+    /// The bytes written so far. The caller owns them now: wrap them in `Zeroizing` if they are
+    /// secret.
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        core::mem::take(&mut self.buf)
+    }
+
+    /// Makes room for `additional` more bytes. Growing moves the bytes to a new buffer (at least
+    /// twice as large, as `Vec` would) and zeroizes the old one before it is freed.
+    fn reserve(&mut self, additional: usize) {
+        let needed = self.buf.len().saturating_add(additional);
+        if needed <= self.buf.capacity() {
+            return;
+        }
+        let mut grown = Vec::with_capacity(needed.max(self.buf.capacity().saturating_mul(2)));
+        grown.extend_from_slice(&self.buf);
+        core::mem::replace(&mut self.buf, grown).zeroize();
     }
 
     /// A `byte`.
     pub fn u8(&mut self, v: u8) -> &mut Self {
+        self.reserve(1);
         self.buf.push(v);
         self
     }
@@ -37,12 +70,13 @@ impl Writer {
 
     /// A big-endian `uint32`.
     pub fn u32(&mut self, v: u32) -> &mut Self {
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        self.raw(&v.to_be_bytes());
         self
     }
 
     /// Raw bytes with no length prefix.
     pub fn raw(&mut self, bytes: &[u8]) -> &mut Self {
+        self.reserve(bytes.len());
         self.buf.extend_from_slice(bytes);
         self
     }

@@ -7,9 +7,14 @@
 //!
 //! Checks, in order (any failure answers 0 and leaves the mapping alone unless noted): `dwData`
 //! is `0x804e50ba`; `cbData > 0` and the name's last byte is NUL; the mapping opens; its owner
-//! is our user SID or our process's owner SID; the view is at least 5 bytes. Then a length
-//! that does not fit the view (or that the core's framing refuses) gets `00 00 00 01 05`
-//! (FAILURE) written in place, and so does a reply that does not fit; the answer is 1.
+//! is our user SID or our process's owner SID; the view's committed pages are at least 5 bytes
+//! (a reserved, uncommitted page is never touched). Then a length that does not fit the view (or
+//! that the core's framing refuses) gets `00 00 00 01 05` (FAILURE) written in place, and so
+//! does a reply that does not fit; the answer is 1.
+//!
+//! The client can write the mapping while we read it, so each byte is read once: the header is
+//! copied out and only that copy is checked and used, then the body is copied once into a
+//! zeroizing buffer; the core sees only that copy.
 
 use super::mapping::Mapping;
 use super::security::{current_user_sid, process_owner_sid, Sid};

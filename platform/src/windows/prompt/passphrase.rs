@@ -30,9 +30,9 @@ thread_local! {
 
 /// The caption of passphrase question number `n` about the key `comment` in process `pid`.
 pub fn passphrase_caption(pid: u32, comment: &str, n: u64) -> String {
-    let comment: String = comment
+    // Escaped as prompts escape it: no control or bidi character reaches the title bar.
+    let comment: String = agentry_core::text::untrusted(comment)
         .chars()
-        .filter(|c| !c.is_control())
         .take(64)
         .collect();
     format!("agentry: passphrase for {comment} #{n} (pid {pid})")
