@@ -4,10 +4,10 @@
 //! is armed and counts those that still hold a piece of the key's secret (a buffer that grew and
 //! left its old copy behind, or a temporary dropped without being zeroized).
 //!
-//! This file holds the crate's only `unsafe`: the allocator, which must be written with it.
+//! The allocator must be written with `unsafe`, so this test of agentry-core lives with
+//! agentry-platform, where every `unsafe` block of the project is (core has none, tests
+//! included).
 #![allow(unsafe_code)]
-
-mod common;
 
 use agentry_core::keyfile::{KdfLimits, KeyFile};
 use agentry_core::keys::PrivateKey;
@@ -103,7 +103,7 @@ fn add_requests_are_decoded_and_encoded_without_leaving_copies() {
         "ssh-add-ecdsa-p256-cert-key.bin",
         "ssh-add-rsa-2048-cert-key.bin",
     ] {
-        let body = common::request_bytes(name);
+        let body = request_bytes(name);
         let secret = secret_of(added_key(&Request::decode(&body).unwrap()));
         let (freed, decoded) = freed_copies(&secret, || Request::decode(&body).unwrap());
         if freed > 0 {
@@ -120,7 +120,7 @@ fn add_requests_are_decoded_and_encoded_without_leaving_copies() {
 
 #[test]
 fn key_files_are_decrypted_without_leaving_copies() {
-    let dir = common::fixtures().join("keyfiles");
+    let dir = fixtures().join("keyfiles");
     let mut leaks = Vec::new();
     for name in [
         "openssh-ed25519-aes256ctr",
@@ -156,4 +156,13 @@ fn key_files_are_decrypted_without_leaving_copies() {
         }
     }
     assert!(leaks.is_empty(), "{leaks:#?}");
+}
+
+fn fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+/// A request body captured from the real `ssh-add` (tests/fixtures/requests/NAME).
+fn request_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(fixtures().join("requests").join(name)).unwrap()
 }
