@@ -144,6 +144,8 @@ async fn a_dropped_passphrase_prompt_kills_its_askpass() {
         algorithm: "ssh-ed25519".to_owned(),
         client: client(),
         attempt: 1,
+        forwarding_path: Vec::new(),
+        forwarded: false,
     });
     let asked = tokio::spawn(prompt);
     let recorded = recorded_pids(&pids).await;
