@@ -3,21 +3,20 @@
 //! thread), the statistics printed (ops/s over the whole run, p50 and p99 of per-request
 //! latency), and the 1,000 extra keys added before timing a long list.
 
-use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
+use agentry_core::frame::encode_frame;
 use agentry_core::proto::{msg, Request, SignRequest};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Sends one message body and returns the reply body.
+/// Sends one frame (encoded once, outside the timed loop) and returns the reply body, read
+/// with the agent's own frame reader.
 pub(crate) fn call(stream: &mut (impl Read + Write), frame: &[u8]) -> Vec<u8> {
     stream.write_all(frame).expect("send request");
-    let mut header = [0u8; HEADER_LEN];
-    stream.read_exact(&mut header).expect("read reply header");
-    let len = body_len_from_header(u32::from_be_bytes(header)).expect("reply length");
-    let mut body = vec![0u8; len];
-    stream.read_exact(&mut body).expect("read reply body");
-    body
+    agentry_platform::frame_io::read_frame(stream)
+        .expect("read reply")
+        .expect("the agent closed the connection")
+        .to_vec()
 }
 
 /// Results of one timed run.

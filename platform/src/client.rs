@@ -3,11 +3,9 @@
 //! small on purpose; it frames with the core's rules, so it refuses replies the agent itself
 //! would never send.
 
-use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
 use agentry_core::proto::{Request, Response};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use zeroize::Zeroizing;
 
 /// Why talking to the agent failed.
 #[derive(Debug)]
@@ -132,22 +130,13 @@ impl<S: Read + Write> AgentClient<S> {
 
     /// Sends one raw message body and returns the raw reply body.
     pub fn call(&mut self, body: &[u8]) -> Result<Vec<u8>, ClientError> {
-        let frame = Zeroizing::new(encode_frame(body));
-        self.stream
-            .write_all(&frame)
-            .and_then(|()| self.stream.flush())
+        crate::frame_io::write_frame(&mut self.stream, body)
             .map_err(|e| self.protocol(e.to_string()))?;
-        let mut header = [0u8; HEADER_LEN];
-        self.stream
-            .read_exact(&mut header)
-            .map_err(|e| self.protocol(e.to_string()))?;
-        let len = body_len_from_header(u32::from_be_bytes(header))
-            .map_err(|e| self.protocol(e.to_string()))?;
-        let mut reply = vec![0u8; len];
-        self.stream
-            .read_exact(&mut reply)
-            .map_err(|e| self.protocol(e.to_string()))?;
-        Ok(reply)
+        match crate::frame_io::read_frame(&mut self.stream) {
+            Ok(Some(reply)) => Ok(reply.to_vec()),
+            Ok(None) => Err(self.protocol("the agent closed the connection".to_owned())),
+            Err(e) => Err(self.protocol(e.to_string())),
+        }
     }
 
     fn protocol(&self, why: String) -> ClientError {

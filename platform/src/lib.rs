@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod clock;
+pub mod frame_io;
 pub mod keyring;
 pub mod known_hosts;
 pub mod serve;

@@ -16,16 +16,16 @@
 
 mod slots;
 
-use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
+use crate::frame_io::{read_rest_of_frame, write_frame_async};
+use agentry_core::frame::HEADER_LEN;
 use agentry_core::{Agent, ClientInfo, Session};
 use slots::{SlotGuard, Slots};
 use std::future::Future;
 use std::io;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use zeroize::Zeroizing;
 
 /// Default cap on concurrent connections; beyond it the longest-idle connection is closed for
 /// each new client.
@@ -201,11 +201,8 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         };
         let reply = agent.handle_message(&mut session, &body).await;
         drop(body);
-        let sent = tokio::time::timeout(frame_timeout, async {
-            stream.write_all(&encode_frame(&reply)).await?;
-            stream.flush().await
-        })
-        .await;
+        let sent =
+            tokio::time::timeout(frame_timeout, write_frame_async(&mut stream, &reply)).await;
         match sent {
             Ok(Ok(())) => slot.end_request(),
             Ok(Err(_)) => break,
@@ -216,21 +213,6 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     tracing::debug!(target: "agentry::serve", client = %session.client(), "connection closed");
-}
-
-/// Reads the rest of the frame whose first `got` header bytes are in `header`, and returns its
-/// body in a zeroizing buffer. An unacceptable length is `InvalidData`.
-async fn read_rest_of_frame<S: AsyncRead + Unpin>(
-    stream: &mut S,
-    header: &mut [u8; HEADER_LEN],
-    got: usize,
-) -> io::Result<Zeroizing<Vec<u8>>> {
-    stream.read_exact(&mut header[got..]).await?;
-    let body_len = body_len_from_header(u32::from_be_bytes(*header))
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-    let mut body = Zeroizing::new(vec![0u8; body_len]);
-    stream.read_exact(&mut body).await?;
-    Ok(body)
 }
 
 #[cfg(test)]

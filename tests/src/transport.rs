@@ -2,7 +2,7 @@
 //! reply body. Every transport (the Unix socket, and under Wine the named pipe and WM_COPYDATA)
 //! implements [`Transport`], and the suite in `tests/conformance.rs` runs unchanged over each.
 
-use agentry_core::frame::{body_len_from_header, encode_frame, HEADER_LEN};
+use agentry_core::frame::encode_frame;
 use std::io::{self, Read, Write};
 
 /// One client connection to the agent.
@@ -52,25 +52,13 @@ impl<S: Read + Write> Connection for StreamConnection<S> {
         self.0.flush()
     }
 
+    /// The agent's frame reader; a connection the agent reset counts as closed.
     fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
-        let mut header = [0u8; HEADER_LEN];
-        match self.0.read_exact(&mut header) {
-            Ok(()) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
-                ) =>
-            {
-                return Ok(None)
-            }
-            Err(e) => return Err(e),
+        match agentry_platform::frame_io::read_frame(&mut self.0) {
+            Ok(body) => Ok(body.map(|b| b.to_vec())),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(None),
+            Err(e) => Err(e),
         }
-        let len = body_len_from_header(u32::from_be_bytes(header))
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        let mut body = vec![0u8; len];
-        self.0.read_exact(&mut body)?;
-        Ok(Some(body))
     }
 }
 
