@@ -85,14 +85,16 @@ impl Daemon {
     fn start() -> Self {
         let dir = private_tempdir();
         let socket = dir.path().join("agent.sock");
-        let out = Command::new(env!("CARGO_BIN_EXE_agentry"))
-            .args(["start", "-s", "-a"])
-            .arg(&socket)
-            .env_remove("SSH_AUTH_SOCK")
-            .env_remove("SSH_AGENT_PID")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = agentry_tests::tools::without_user_config(&mut Command::new(env!(
+            "CARGO_BIN_EXE_agentry"
+        )))
+        .args(["start", "-s", "-a"])
+        .arg(&socket)
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("SSH_AGENT_PID")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
         assert!(out.status.success(), "start: {}", describe(&out));
         Self { _dir: dir, socket }
     }

@@ -29,6 +29,7 @@ fn clients_beyond_the_cap_wait_until_others_leave() {
         .args(["start", "-D", "-a"])
         .arg(&socket)
         .env_remove("SSH_AUTH_SOCK")
+        .envs(agentry_tests::tools::no_user_config())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())

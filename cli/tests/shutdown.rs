@@ -65,7 +65,7 @@ fn wait_for_exit(child: &mut Child, signal: &str) -> ExitStatus {
 /// `agentry start -D` with `args`, quiet, no agent variables inherited.
 fn start_agent(args: &[&OsStr], runtime_dir: Option<&Path>) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
-    command
+    agentry_tests::tools::without_user_config(&mut command)
         .args(["start", "-D"])
         .args(args)
         .env_remove("SSH_AUTH_SOCK")

@@ -6,14 +6,16 @@
 
 use agentry_platform::windows::file_access::write_private_file;
 use agentry_platform::windows::security::{current_user_sid, SecurityDescriptor};
-use agentry_tests::tools::command_without_agent;
+use agentry_tests::tools::{command_without_agent, without_user_config};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn agentry() -> Command {
-    command_without_agent(env!("CARGO_BIN_EXE_agentry"))
+    let mut command = command_without_agent(env!("CARGO_BIN_EXE_agentry"));
+    without_user_config(&mut command);
+    command
 }
 
 /// A private copy of fixture key `name` in a fresh directory, as a user's key file is: agentry
