@@ -236,6 +236,7 @@ fn csh_syntax_and_stop_without_pid() {
     let dir = private_tempdir();
     let socket = dir.path().join("agent.sock");
     let out = run(agentry().args(["start", "-c", "-a"]).arg(&socket));
+    assert!(out.status.success(), "start -c: {}", describe(&out));
     let stdout = text(&out.stdout);
     assert!(
         stdout.starts_with(&format!(
@@ -251,6 +252,7 @@ fn csh_syntax_and_stop_without_pid() {
         .trim_start_matches("setenv SSH_AGENT_PID ")
         .trim_end_matches(';');
     let stopped = run(agentry().args(["stop", "-c"]).env("SSH_AGENT_PID", pid));
+    assert!(stopped.status.success(), "stop -c: {}", describe(&stopped));
     assert!(text(&stopped.stdout).starts_with("unsetenv SSH_AUTH_SOCK;\n"));
     wait_until_gone(&socket);
     let no_pid = run(agentry().arg("stop"));
