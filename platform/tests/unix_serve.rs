@@ -1,5 +1,8 @@
 //! The Unix connection loop under pressure: the connection cap holds further clients until a
 //! slot frees, and shutdown stops accepting but still delivers a reply already in progress.
+//! Nothing here waits on the wall clock: the cap test runs on tokio's paused clock (a held
+//! client would be served while the runtime idles before the clock moves), the shutdown test
+//! holds its request at a prompt it opens itself.
 #![cfg(unix)]
 
 use agentry_core::frame::encode_frame;
@@ -43,7 +46,7 @@ fn listener() -> (tempfile::TempDir, std::path::PathBuf, UnixListener) {
     (dir, path, listener)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn connection_cap_holds_extra_clients_until_a_slot_frees() {
     let (_dir, path, listener) = listener();
     let options = ServeOptions {
@@ -72,13 +75,18 @@ async fn connection_cap_holds_extra_clients_until_a_slot_frees() {
     server.await.unwrap();
 }
 
-/// Allows every use, after a delay.
-struct SlowYes;
+/// Allows every use once the test opens the gate, saying first that it was asked.
+struct GatedYes {
+    asked: tokio::sync::mpsc::UnboundedSender<()>,
+    gate: Arc<tokio::sync::Notify>,
+}
 
-impl Prompter for SlowYes {
+impl Prompter for GatedYes {
     fn confirm(&self, _: ConfirmRequest) -> PromptFuture<bool> {
-        Box::pin(async {
-            tokio::time::sleep(Duration::from_millis(400)).await;
+        let _ = self.asked.send(());
+        let gate = self.gate.clone();
+        Box::pin(async move {
+            gate.notified().await;
             true
         })
     }
@@ -87,9 +95,15 @@ impl Prompter for SlowYes {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_the_reply_in_progress_and_stops_accepting() {
     let (_dir, path, listener) = listener();
+    let (asked, mut was_asked) = tokio::sync::mpsc::unbounded_channel();
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let prompter = GatedYes {
+        asked,
+        gate: gate.clone(),
+    };
     let agent = Agent::with_parts(
         AgentOptions::new(),
-        Some(Arc::new(SlowYes)),
+        Some(Arc::new(prompter)),
         Arc::new(agentry_core::clock::TokioClock),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -101,13 +115,18 @@ async fn shutdown_finishes_the_reply_in_progress_and_stops_accepting() {
     ));
     let mut client = UnixStream::connect(&path).await.unwrap();
     assert_eq!(call(&mut client, &request("ssh-add-c-ed25519")).await, [6]);
-    // The sign request waits 400 ms for its confirmation; shut down meanwhile.
+    // The sign request waits at its confirmation; shut down meanwhile, and let it through once
+    // the agent no longer accepts connections.
     client
         .write_all(&encode_frame(&request("ssh-add-T-ed25519")))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    was_asked.recv().await.expect("the sign request asks");
     stop.send(()).unwrap();
+    while UnixStream::connect(&path).await.is_ok() {
+        tokio::task::yield_now().await;
+    }
+    gate.notify_one();
     let reply = read_reply(&mut client).await;
     assert_eq!(reply[0], 14, "in-flight sign request not answered");
     let mut rest = Vec::new();
