@@ -45,9 +45,7 @@ fn settled_usage(pid: u32) -> (u64, usize) {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmRSS in /proc/PID/status");
-        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .unwrap()
-            .count();
+        let fds = agentry_tests::tools::open_descriptors(pid);
         (rss, fds)
     };
     let deadline = Instant::now() + Duration::from_secs(5);

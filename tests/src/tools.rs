@@ -168,6 +168,28 @@ pub fn assert_publickey_refused(output: &Output, what: &str) {
     );
 }
 
+/// How many descriptors process `pid` has open. The agent is not dumpable, so its
+/// `/proc/PID/fd` belongs to root: read it directly as root, else through `sudo -n` (GitHub's
+/// runners: an unprivileged user with passwordless sudo).
+#[cfg(target_os = "linux")]
+pub fn open_descriptors(pid: u32) -> usize {
+    let dir = format!("/proc/{pid}/fd");
+    if running_as_root() {
+        return std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .count();
+    }
+    let out = run(Command::new(require_tool("sudo", "sudo"))
+        .args(["-n", "find", &dir, "-mindepth", "1", "-maxdepth", "1"])
+        .stdin(Stdio::null()));
+    assert!(
+        out.status.success(),
+        "sudo -n find {dir}: {}",
+        describe(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
 /// True when this process runs as root.
 #[cfg(unix)]
 pub fn running_as_root() -> bool {
