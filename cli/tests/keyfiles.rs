@@ -79,6 +79,8 @@ fn fixture(dir: &Path, name: &str, mode: u32) -> PathBuf {
 struct Daemon {
     _dir: tempfile::TempDir,
     socket: PathBuf,
+    /// From `start -s`'s `SSH_AGENT_PID=` line: `stop` needs it.
+    pid: String,
 }
 
 impl Daemon {
@@ -96,7 +98,17 @@ impl Daemon {
         .output()
         .unwrap();
         assert!(out.status.success(), "start: {}", describe(&out));
-        Self { _dir: dir, socket }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let pid = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("SSH_AGENT_PID=")?.split(';').next())
+            .unwrap_or_else(|| panic!("no SSH_AGENT_PID line in {stdout:?}"))
+            .to_owned();
+        Self {
+            _dir: dir,
+            socket,
+            pid,
+        }
     }
 
     fn command(&self, program: &Path) -> Command {
@@ -122,7 +134,12 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.agentry().args(["stop", "-s"]).output();
+        // Without SSH_AGENT_PID, stop refuses (and the daemon outlived every run).
+        let _ = self
+            .agentry()
+            .args(["stop", "-s"])
+            .env("SSH_AGENT_PID", &self.pid)
+            .output();
     }
 }
 
