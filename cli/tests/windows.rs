@@ -83,7 +83,10 @@ impl Foreground {
         // The pipe is served before the window is made: wait for the window too when asked for.
         let pageant = std::ffi::CString::new("Pageant").unwrap();
         while !window && !agentry_platform::windows::copydata::window_exists(&pageant) {
-            assert!(Instant::now() < deadline, "agent did not make its Pageant window");
+            assert!(
+                Instant::now() < deadline,
+                "agent did not make its Pageant window"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         started
