@@ -249,6 +249,7 @@ fn csh_syntax_and_stop_without_pid() {
     let dir = private_tempdir();
     let socket = dir.path().join("agent.sock");
     let out = run(agentry().args(["start", "-c", "-a"]).arg(&socket));
+    assert!(out.status.success(), "start -c: {}", describe(&out));
     let stdout = text(&out.stdout);
     let pid = stdout
         .lines()
@@ -267,6 +268,7 @@ fn csh_syntax_and_stop_without_pid() {
         "{stdout}"
     );
     let stopped = daemon.stop_printing("-c");
+    assert!(stopped.status.success(), "stop -c: {}", describe(&stopped));
     assert!(text(&stopped.stdout).starts_with("unsetenv SSH_AUTH_SOCK;\n"));
     wait_until_gone(&socket);
     let no_pid = run(agentry().arg("stop"));

@@ -1,7 +1,9 @@
 //! Connection churn against the real binary: ten thousand clients that connect, (some) list,
-//! and hang up must leave the agent process with no more descriptors and no more resident
-//! memory than it settled at after a warm-up. The agent runs as its own process, so /proc
-//! shows its own figures, not the test's.
+//! and hang up must leave the agent process with no more descriptors than it settled at after a
+//! warm-up, and its resident memory must stop growing: a per-connection leak grows it in every
+//! round of 10,000 connections, while the allocator's own growth (an arena, a longer free list)
+//! comes once, so one round of three must stay within the slack. The agent runs as its own
+//! process, so /proc shows its own figures, not the test's.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -43,9 +45,7 @@ fn settled_usage(pid: u32) -> (u64, usize) {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmRSS in /proc/PID/status");
-        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .unwrap()
-            .count();
+        let fds = agentry_tests::tools::open_descriptors(pid);
         (rss, fds)
     };
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -71,21 +71,25 @@ fn ten_thousand_connections_leave_no_descriptor_or_memory_growth() {
 
     // Warm-up: runtime threads, allocator arenas and buffers reach their working size.
     churn(&agent.socket, 2_000, 10);
-    let (rss_before, fds_before) = settled_usage(pid);
-    churn(&agent.socket, 10_000, 10);
-    let (rss_after, fds_after) = settled_usage(pid);
-
-    assert_eq!(
-        fds_after, fds_before,
-        "the agent's descriptors went from {fds_before} to {fds_after} over 10,000 connections"
-    );
+    let (mut rss_before, fds_before) = settled_usage(pid);
     // 256 KiB over 10,000 connections: any per-connection leak of 27 bytes or more shows.
     const SLACK_KIB: u64 = 256;
+    let mut growth = Vec::new();
+    for _ in 0..3 {
+        churn(&agent.socket, 10_000, 10);
+        let (rss_after, fds_after) = settled_usage(pid);
+        assert_eq!(
+            fds_after, fds_before,
+            "the agent's descriptors went from {fds_before} to {fds_after} over 10,000 connections"
+        );
+        growth.push(rss_after.saturating_sub(rss_before));
+        rss_before = rss_after;
+    }
+    eprintln!("rss growth per 10,000 connections: {growth:?} KiB, fds {fds_before}");
     assert!(
-        rss_after <= rss_before + SLACK_KIB,
-        "the agent's RSS grew from {rss_before} to {rss_after} KiB over 10,000 connections"
+        growth.iter().any(|&g| g <= SLACK_KIB),
+        "the agent's RSS grew in every round of 10,000 connections: {growth:?} KiB"
     );
-    eprintln!("rss {rss_before} -> {rss_after} KiB, fds {fds_before} -> {fds_after}");
     let listed = run(agent.client("ssh-add").arg("-l"));
     assert!(listed.status.success(), "{}", describe(&listed));
 }

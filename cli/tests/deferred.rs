@@ -157,7 +157,13 @@ fn openssh_file_added_encrypted_retries_a_wrong_passphrase() {
 #[test]
 fn cancelled_passphrase_fails_that_signature_and_the_key_stays() {
     let dir = private_tempdir();
-    let askpass = script(&dir.path().join("cancel"), "exit 1");
+    let askpass = script(
+        &dir.path().join("cancel"),
+        &format!(
+            r#"printf '%s\n---\n' "$1" >> '{}/asked'; exit 1"#,
+            dir.path().display()
+        ),
+    );
     let agent = ForegroundAgent::start(&dir.path().join("agent.sock"), |c| {
         c.env("SSH_ASKPASS", &askpass)
             .env("SSH_ASKPASS_REQUIRE", "force");
@@ -170,6 +176,14 @@ fn cancelled_passphrase_fails_that_signature_and_the_key_stays() {
     assert!(
         !sign_and_verify(&agent, dir.path(), &public),
         "signed without a passphrase"
+    );
+    // The refusal came from the cancelled question, asked once (not retried after a cancel).
+    let asked = questions(dir.path());
+    assert_eq!(asked.len(), 1, "asked {asked:?}");
+    let fingerprint = ssh_fingerprint(&public);
+    assert!(
+        asked[0].contains(&fingerprint),
+        "{asked:?} lacks {fingerprint}"
     );
     let listed = run(agent.client("ssh-add").arg("-l"));
     assert!(
@@ -205,6 +219,7 @@ fn terminal_prompt_in_the_foreground_decrypts_on_first_use() {
     let mut terminal = KillOnDrop(
         std::process::Command::new("script")
             .args(["-qfec", &command, "/dev/null"])
+            .envs(agentry_tests::tools::no_user_config())
             .env_remove("SSH_ASKPASS")
             .env_remove("DISPLAY")
             .stdin(std::process::Stdio::piped())

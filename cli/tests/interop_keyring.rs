@@ -10,13 +10,15 @@ use agentry_tests::secret_service::{in_private_secret_service, SecretService};
 use agentry_tests::server::{private_tempdir, TestAgent};
 use agentry_tests::tools::{
     agent_command, command_without_agent, describe, require_tool, run, run_with_input,
-    ssh_keygen_verify,
+    ssh_keygen_verify, without_user_config,
 };
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn agentry() -> Command {
-    command_without_agent(env!("CARGO_BIN_EXE_agentry"))
+    let mut command = command_without_agent(env!("CARGO_BIN_EXE_agentry"));
+    without_user_config(&mut command);
+    command
 }
 
 fn agentry_ok(args: &[&str]) -> Output {

@@ -80,6 +80,7 @@ fn fixture(dir: &Path, name: &str, mode: u32) -> PathBuf {
 struct Daemon {
     _dir: tempfile::TempDir,
     socket: PathBuf,
+    /// From `start -s`'s `SSH_AGENT_PID=` line: `stop` needs it.
     pid: String,
 }
 
@@ -87,19 +88,22 @@ impl Daemon {
     fn start() -> Self {
         let dir = private_tempdir();
         let socket = dir.path().join("agent.sock");
-        let out = Command::new(env!("CARGO_BIN_EXE_agentry"))
-            .args(["start", "-s", "-a"])
-            .arg(&socket)
-            .env_remove("SSH_AUTH_SOCK")
-            .env_remove("SSH_AGENT_PID")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let stdout = text(&out.stdout);
+        let out = agentry_tests::tools::without_user_config(&mut Command::new(env!(
+            "CARGO_BIN_EXE_agentry"
+        )))
+        .args(["start", "-s", "-a"])
+        .arg(&socket)
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("SSH_AGENT_PID")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "start: {}", describe(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
         let pid = stdout
             .lines()
             .find_map(|l| l.strip_prefix("SSH_AGENT_PID=")?.split(';').next())
-            .unwrap_or_else(|| panic!("start: {}", describe(&out)))
+            .unwrap_or_else(|| panic!("no SSH_AGENT_PID line in {stdout:?}"))
             .to_owned();
         Self {
             _dir: dir,
@@ -131,6 +135,7 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // Without SSH_AGENT_PID, stop refuses (and the daemon outlived every run).
         let _ = self
             .agentry()
             .args(["stop", "-s"])

@@ -57,6 +57,7 @@ fn idle_clients_beyond_the_cap_make_room_for_new_ones() {
             .args(["start", "-D", "-a"])
             .arg(&socket)
             .env_remove("SSH_AUTH_SOCK")
+            .envs(agentry_tests::tools::no_user_config())
             .env("AGENTRY_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

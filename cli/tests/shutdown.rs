@@ -76,7 +76,7 @@ fn wait_for_exit(agent: &mut Agent, signal: &str) -> ExitStatus {
 /// `agentry start -D` with `args`, quiet, no agent variables inherited.
 fn start_agent(args: &[&OsStr], runtime_dir: Option<&Path>) -> Agent {
     let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
-    command
+    agentry_tests::tools::without_user_config(&mut command)
         .args(["start", "-D"])
         .args(args)
         .env_remove("SSH_AUTH_SOCK")

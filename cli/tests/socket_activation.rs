@@ -22,6 +22,7 @@ fn agent_serves_the_socket_systemd_passes_it() {
             .arg(env!("CARGO_BIN_EXE_agentry"))
             .args(["start", "-D"])
             .env_remove("SSH_AUTH_SOCK")
+            .envs(agentry_tests::tools::no_user_config())
             .env("XDG_RUNTIME_DIR", dir.path().join("unused-runtime-dir"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

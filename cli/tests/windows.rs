@@ -6,14 +6,16 @@
 
 use agentry_platform::windows::file_access::write_private_file;
 use agentry_platform::windows::security::{current_user_sid, SecurityDescriptor};
-use agentry_tests::tools::command_without_agent;
+use agentry_tests::tools::{command_without_agent, without_user_config};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn agentry() -> Command {
-    command_without_agent(env!("CARGO_BIN_EXE_agentry"))
+    let mut command = command_without_agent(env!("CARGO_BIN_EXE_agentry"));
+    without_user_config(&mut command);
+    command
 }
 
 /// A private copy of fixture key `name` in a fresh directory, as a user's key file is: agentry
@@ -308,18 +310,34 @@ fn confirm_all_asks_before_every_use_and_times_out_to_no() {
     });
     answer(&confirm_caption(pid, 2), close_with_no);
     assert_eq!(signer.join().unwrap(), FAILURE);
-    // ... and nobody answering within --confirm-timeout refuses, closing the box.
+    // ... and nobody answering within --confirm-timeout refuses, closing the box (seen open).
+    let third = confirm_caption(pid, 3);
+    let watcher = std::thread::spawn({
+        let third = third.clone();
+        move || wait_for_box(&third, true)
+    });
     let started = Instant::now();
     assert_eq!(sign_over(&pipe), FAILURE);
     let waited = started.elapsed();
     eprintln!("unanswered confirmation refused after {waited:?}");
+    watcher.join().expect("the third box was shown");
     assert!(waited >= Duration::from_secs(3), "{waited:?}");
     assert!(waited < Duration::from_secs(20), "{waited:?}");
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        !press_yes(&confirm_caption(pid, 3)),
-        "the box is still open"
-    );
+    wait_for_box(&third, false);
+}
+
+/// Waits (20 s at most) until the box titled `caption` is open, or closed when `open` is false.
+fn wait_for_box(caption: &str, open: bool) {
+    use agentry_platform::windows::prompt::confirm_box_open;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while confirm_box_open(caption) != open {
+        assert!(
+            Instant::now() < deadline,
+            "the box titled {caption:?} is {}",
+            if open { "not shown" } else { "still open" }
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]

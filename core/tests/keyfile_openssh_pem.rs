@@ -206,12 +206,15 @@ fn bcrypt_rounds_over_the_limit_are_refused_before_any_work() {
     let file = parse("openssh-ed25519-aes256ctr"); // ssh-keygen's default: 16 rounds
     let mut tiny = limits();
     tiny.max_bcrypt_rounds = 4;
-    let started = std::time::Instant::now();
     assert!(matches!(
         file.decrypt(PASS, &tiny),
         Err(KeyFileError::KdfLimit(_))
     ));
-    assert!(started.elapsed() < std::time::Duration::from_millis(50));
+    // A wrong passphrase is only found by running the KDF: the limit answers first.
+    assert!(matches!(
+        file.decrypt(b"not the passphrase", &tiny),
+        Err(KeyFileError::KdfLimit(_))
+    ));
     tiny.max_bcrypt_rounds = 16;
     assert!(file.decrypt(PASS, &tiny).is_ok());
 

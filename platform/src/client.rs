@@ -81,9 +81,15 @@ impl AgentClient<Box<dyn Stream>> {
     /// Connects like PuTTY's clients: to the pipe `SSH_AUTH_SOCK` names when it is set, else to
     /// Pageant's named pipe, else to Pageant's `WM_COPYDATA` window.
     pub fn from_env() -> Result<Self, ClientError> {
+        Self::from_auth_sock(std::env::var_os("SSH_AUTH_SOCK").as_deref())
+    }
+
+    /// [`Self::from_env`] with `auth_sock` for the value of `SSH_AUTH_SOCK` (tests change no
+    /// process-wide variable to try the lookup without it).
+    pub fn from_auth_sock(auth_sock: Option<&std::ffi::OsStr>) -> Result<Self, ClientError> {
         use crate::windows::{client, name};
-        if let Some(path) = std::env::var_os("SSH_AUTH_SOCK").filter(|p| !p.is_empty()) {
-            return Self::connect(Path::new(&path));
+        if let Some(path) = auth_sock.filter(|p| !p.is_empty()) {
+            return Self::connect(Path::new(path));
         }
         let pipe = name::pageant_pipe_name()
             .map_err(|e| ClientError::Connect(PathBuf::from("Pageant's pipe"), e))?;

@@ -1,7 +1,8 @@
 //! The Unix connection loop under pressure: at the connection cap the longest-idle connection is
 //! closed for a new client, a connection in the middle of a request never is (the new client
 //! waits for one to be idle), a partial frame holds its place only until the frame timeout, and
-//! shutdown stops accepting but still delivers a reply already in progress.
+//! shutdown stops accepting but still delivers a reply already in progress. No sleep stands in
+//! for synchronisation: requests are held at a confirmation prompt the test opens itself.
 #![cfg(unix)]
 
 use agentry_core::frame::encode_frame;
@@ -221,43 +222,22 @@ async fn a_partial_frame_holds_its_slot_only_until_the_frame_timeout() {
     agent.stop().await;
 }
 
-/// Allows every use, after a delay.
-struct SlowYes;
-
-impl Prompter for SlowYes {
-    fn confirm(&self, _: ConfirmRequest) -> PromptFuture<bool> {
-        Box::pin(async {
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            true
-        })
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_the_reply_in_progress_and_stops_accepting() {
-    let (_dir, path, listener) = listener();
-    let agent = Agent::with_parts(
-        AgentOptions::new(),
-        Some(Arc::new(SlowYes)),
-        Arc::new(agentry_core::clock::TokioClock),
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_with(
-        listener,
-        agent,
-        stopped,
-        ServeOptions::default(),
-    ));
-    let mut client = UnixStream::connect(&path).await.unwrap();
-    assert_eq!(call(&mut client, &request("ssh-add-c-ed25519")).await, [6]);
-    // The sign request waits 400 ms for its confirmation; shut down meanwhile.
-    client
-        .write_all(&encode_frame(&request("ssh-add-T-ed25519")))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut agent = Gated::serve(ServeOptions::default());
+    // A sign request waits at its confirmation prompt; shut down meanwhile, then answer it.
+    let mut client = agent.busy_connection().await;
+    let Gated {
+        _dir,
+        path,
+        open,
+        stop,
+        server,
+        ..
+    } = agent;
     stop.send(()).unwrap();
-    let reply = read_reply(&mut client).await;
+    open.add_permits(1);
+    let reply = within_20s("the reply in progress", read_reply(&mut client)).await;
     assert_eq!(reply[0], 14, "in-flight sign request not answered");
     let mut rest = Vec::new();
     assert_eq!(
@@ -265,10 +245,7 @@ async fn shutdown_finishes_the_reply_in_progress_and_stops_accepting() {
         0,
         "connection kept open"
     );
-    tokio::time::timeout(Duration::from_secs(5), server)
-        .await
-        .expect("serve returned")
-        .unwrap();
+    within_20s("serve to return", server).await.unwrap();
     assert!(
         UnixStream::connect(&path).await.is_err(),
         "still accepting after shutdown"

@@ -1,11 +1,13 @@
 //! A throwaway `sshd` on a loopback port for interop tests: temporary host key (or one given,
 //! optionally with a host certificate), config, authorized keys and pid file; `UsePAM no` and
-//! `StrictModes no` so it runs from a temp directory. Killed when dropped.
+//! `StrictModes no` so it runs from a temp directory. Killed when dropped. The port is picked
+//! free and released before sshd binds it: sshd is ready only once it logs that it listens on
+//! that port, and one that exits first (the port taken meanwhile) is started again on another.
 
 use crate::server::private_tempdir;
 use crate::tools::{require_tool, run};
 use std::io::Write;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,7 +53,7 @@ impl TestSshd {
     /// Starts sshd as `setup` says.
     pub fn start_with(setup: SshdSetup) -> Self {
         let sshd = require_tool("/usr/sbin/sshd", "openssh-server");
-        let dir = private_tempdir();
+        let mut dir = private_tempdir();
         let host_key = setup.host_key.unwrap_or_else(|| {
             let path = dir.path().join("host_ed25519");
             make_ed25519_key(&path, "agentry-test-host");
@@ -59,53 +61,72 @@ impl TestSshd {
         });
         let authorized = dir.path().join("authorized_keys");
         std::fs::write(&authorized, setup.authorized_keys).unwrap();
-        let port = free_port();
-        let config = dir.path().join("sshd_config");
-        let mut file = std::fs::File::create(&config).unwrap();
-        write!(
-            file,
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\n\
-             UsePAM no\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-             PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\n",
-            host_key.display(),
-            dir.path().join("sshd.pid").display(),
-            authorized.display()
-        )
-        .unwrap();
-        if let Some(cert) = &setup.host_cert {
-            writeln!(file, "HostCertificate {}", cert.display()).unwrap();
-        }
         if crate::tools::running_as_root() {
             // sshd's privilege separation directory.
             std::fs::create_dir_all("/run/sshd").unwrap();
         }
-        let child = Command::new(sshd)
-            .args(["-D", "-e", "-f"])
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("sshd.log")).unwrap())
-            .spawn()
-            .expect("start sshd");
-        let server = Self {
-            child,
-            port,
-            host_key,
-            dir,
-        };
-        server.wait_until_listening();
-        server
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let port = free_port();
+            let config = dir.path().join("sshd_config");
+            let mut file = std::fs::File::create(&config).unwrap();
+            write!(
+                file,
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\n\
+                 UsePAM no\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\n",
+                host_key.display(),
+                dir.path().join("sshd.pid").display(),
+                authorized.display()
+            )
+            .unwrap();
+            if let Some(cert) = &setup.host_cert {
+                writeln!(file, "HostCertificate {}", cert.display()).unwrap();
+            }
+            drop(file);
+            let child = Command::new(&sshd)
+                .args(["-D", "-e", "-f"])
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(dir.path().join("sshd.log")).unwrap())
+                .spawn()
+                .expect("start sshd");
+            let mut server = Self {
+                child,
+                port,
+                host_key: host_key.clone(),
+                dir,
+            };
+            match server.wait_until_listening() {
+                Ok(()) => return server,
+                Err(log) if attempts < 5 => {
+                    eprintln!("sshd exited before listening on port {port}, retrying: {log}");
+                    dir = std::mem::replace(&mut server.dir, private_tempdir());
+                }
+                Err(log) => panic!("sshd exited before listening, {attempts} times: {log}"),
+            }
+        }
     }
 
-    fn wait_until_listening(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_err() {
+    /// Waits until sshd logs that it listens on its port; `Err(log)` if it exits first.
+    fn wait_until_listening(&mut self) -> Result<(), String> {
+        let ready = format!("Server listening on 127.0.0.1 port {}.", self.port);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for sshd") {
+                return Err(format!("{status}: {}", self.log()));
+            }
+            if self.log().contains(&ready) {
+                return Ok(());
+            }
             assert!(
                 Instant::now() < deadline,
-                "sshd did not start: {}",
+                "sshd did not start listening: {}",
                 self.log()
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

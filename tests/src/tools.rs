@@ -34,6 +34,38 @@ pub fn command_without_agent(program: impl AsRef<OsStr>) -> Command {
     command
 }
 
+/// Environment that points agentry's configuration directories (`XDG_CONFIG_HOME` and `HOME` on
+/// Unix, `APPDATA` on Windows) at a directory that does not exist and empties `AGENTRY_CONFIG`,
+/// so an agentry started with it reads no configuration, `known_hosts` or key file of the user
+/// running the tests. For `Command::envs`.
+pub fn no_user_config() -> Vec<(&'static str, std::ffi::OsString)> {
+    let nowhere = std::env::temp_dir()
+        .join(format!(
+            "agentry-tests-no-config-{}-never-created",
+            std::process::id()
+        ))
+        .into_os_string();
+    let mut vars = vec![("AGENTRY_CONFIG", std::ffi::OsString::new())];
+    if cfg!(windows) {
+        vars.push(("APPDATA", nowhere));
+    } else {
+        vars.push(("XDG_CONFIG_HOME", nowhere.clone()));
+        vars.push(("HOME", nowhere));
+    }
+    vars
+}
+
+/// `command` with [`no_user_config`]'s environment.
+pub fn without_user_config(command: &mut Command) -> &mut Command {
+    command.envs(no_user_config())
+}
+
+/// True when the tests run in CI (`CI` set, as GitHub's runners and `.ci/run` do): a test that
+/// cannot do its work there fails instead of passing without testing.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
 /// A command for `tool` talking to the agent at `socket`, with a clean environment for it.
 pub fn agent_command(tool: &Path, socket: &Path) -> Command {
     let mut command = Command::new(tool);
@@ -100,6 +132,62 @@ pub fn describe(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// A command that runs `program` with `args` as user `nobody`, by `runuser` when this process is
+/// root, else through passwordless `sudo -n runuser` (GitHub's runners: an unprivileged user with
+/// sudo). sudo resets the environment: pass variables as `VAR=value` in `env`.
+#[cfg(unix)]
+pub fn as_nobody(env: &[(&str, &OsStr)], program: &Path, args: &[&OsStr]) -> Command {
+    let runuser = require_tool("runuser", "util-linux");
+    let mut command = if running_as_root() {
+        Command::new(runuser)
+    } else {
+        let mut sudo = Command::new(require_tool("sudo", "sudo"));
+        sudo.arg("-n").arg(runuser);
+        sudo
+    };
+    command.args(["-u", "nobody", "--", "env"]);
+    for (name, value) in env {
+        let mut assignment = std::ffi::OsString::from(format!("{name}="));
+        assignment.push(value);
+        command.arg(assignment);
+    }
+    command.arg(program).args(args).stdin(Stdio::null());
+    command
+}
+
+/// Asserts that `output` is `ssh` refused by the server for want of an accepted key: exit 255
+/// and "Permission denied (publickey)", not any other failure (no sshd, a host key mismatch).
+pub fn assert_publickey_refused(output: &Output, what: &str) {
+    assert!(
+        output.status.code() == Some(255)
+            && String::from_utf8_lossy(&output.stderr).contains("Permission denied (publickey)"),
+        "{what}: expected ssh to be refused with \"Permission denied (publickey)\": {}",
+        describe(output)
+    );
+}
+
+/// How many descriptors process `pid` has open. The agent is not dumpable, so its
+/// `/proc/PID/fd` belongs to root: read it directly as root, else through `sudo -n` (GitHub's
+/// runners: an unprivileged user with passwordless sudo).
+#[cfg(target_os = "linux")]
+pub fn open_descriptors(pid: u32) -> usize {
+    let dir = format!("/proc/{pid}/fd");
+    if running_as_root() {
+        return std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .count();
+    }
+    let out = run(Command::new(require_tool("sudo", "sudo"))
+        .args(["-n", "find", &dir, "-mindepth", "1", "-maxdepth", "1"])
+        .stdin(Stdio::null()));
+    assert!(
+        out.status.success(),
+        "sudo -n find {dir}: {}",
+        describe(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
 /// True when this process runs as root.

@@ -9,7 +9,7 @@ use agentry_core::{Agent, AgentOptions};
 use agentry_tests::fixtures::private_key_copy;
 use agentry_tests::server::{private_tempdir, ScriptedPrompter, TestAgent};
 use agentry_tests::tools::{
-    agent_command, describe, require_tool, run, running_as_root, ssh_keygen_verify,
+    agent_command, as_nobody, describe, require_tool, run, ssh_keygen_verify,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -228,25 +228,20 @@ fn confirm_constraint_asks_the_prompter() {
 
 #[test]
 fn other_users_cannot_use_the_agent() {
-    assert!(
-        running_as_root(),
-        "this test switches to user nobody and must run as root"
-    );
-    let runuser = require_tool("runuser", "util-linux");
     let agent = TestAgent::start();
     let dir = private_tempdir();
     let key = private_key_copy(dir.path(), "ed25519");
     assert!(ssh_add_run(&agent, &[key.as_os_str()]).status.success());
-    let as_nobody = |socket: &Path| {
-        run(std::process::Command::new(&runuser)
-            .args(["-u", "nobody", "--"])
-            .arg(ssh_add())
-            .arg("-l")
-            .env("SSH_AUTH_SOCK", socket)
-            .stdin(std::process::Stdio::null()))
+    // As root through runuser, else through `sudo -n runuser` (an unprivileged CI user).
+    let list_as_nobody = |socket: &Path| {
+        run(&mut as_nobody(
+            &[("SSH_AUTH_SOCK", socket.as_os_str())],
+            &ssh_add(),
+            &["-l".as_ref()],
+        ))
     };
     // The socket's private directory already keeps nobody out.
-    let out = as_nobody(agent.socket());
+    let out = list_as_nobody(agent.socket());
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     // Even when the file system lets nobody in, the peer check closes the connection.
     let open_dir = tempfile::tempdir().unwrap();
@@ -263,7 +258,7 @@ fn other_users_cannot_use_the_agent() {
         let listener = tokio::net::UnixListener::from_std(listener).unwrap();
         agentry_platform::unix::serve(listener, served, stopped).await;
     });
-    let out = as_nobody(&exposed);
+    let out = list_as_nobody(&exposed);
     assert_ne!(
         out.status.code(),
         Some(0),

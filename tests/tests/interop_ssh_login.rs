@@ -5,7 +5,7 @@
 use agentry_tests::fixtures::{self, private_key_copy};
 use agentry_tests::server::{private_tempdir, TestAgent};
 use agentry_tests::sshd::{current_user, TestSshd};
-use agentry_tests::tools::{agent_command, describe, require_tool, run};
+use agentry_tests::tools::{agent_command, assert_publickey_refused, describe, require_tool, run};
 
 const KEYS: &[&str] = &["ed25519", "ecdsa-p256", "rsa-2048"];
 
@@ -65,7 +65,7 @@ fn ssh_logs_in_with_each_key_type() {
         .arg(sshd.port().to_string())
         .arg(format!("{}@127.0.0.1", current_user()))
         .arg("true"));
-    assert!(!out.status.success(), "logged in with an empty agent");
+    assert_publickey_refused(&out, "an empty agent");
 }
 
 #[test]
@@ -204,8 +204,5 @@ fn destination_restricted_key_logs_in_only_where_allowed() {
         allowed.log()
     );
     let refused = ssh_to(&ssh, &agent, home.path(), &kh, &other, &strict, "true");
-    assert!(
-        !refused.status.success(),
-        "logged in to a host the key is not restricted to"
-    );
+    assert_publickey_refused(&refused, "a host the key is not restricted to");
 }

@@ -234,8 +234,8 @@ fn clients_find_the_agent_under_pageants_names() {
         Ok(served) => served,
         Err(e) => panic!("Pageant's names are taken on this machine (is Pageant running?): {e}"),
     };
-    std::env::remove_var("SSH_AUTH_SOCK");
-    let mut client = AgentClient::from_env().expect("PuTTY-style lookup");
+    // As from_env() without SSH_AUTH_SOCK, with the process environment left alone.
+    let mut client = AgentClient::from_auth_sock(None).expect("PuTTY-style lookup");
     assert_eq!(client.name(), std::path::Path::new(&pipe));
     assert_eq!(
         client.call(&[msg::REQUEST_IDENTITIES]).unwrap(),
@@ -262,14 +262,35 @@ fn question() -> ConfirmRequest {
 
 #[test]
 fn an_unanswered_dialog_is_a_refusal() {
-    use agentry_platform::windows::prompt::DialogPrompter;
+    use agentry_platform::windows::prompt::{confirm_box_open, confirm_caption, DialogPrompter};
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let prompter = DialogPrompter::new(Duration::from_millis(500));
+    let timeout = Duration::from_millis(1500);
+    let prompter = DialogPrompter::new(timeout);
+    // A fresh prompter's first box; no other test in this process shows a confirmation box.
+    let title = confirm_caption(std::process::id(), 1);
+    let watcher = {
+        let title = title.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !confirm_box_open(&title) {
+                assert!(Instant::now() < deadline, "no box titled {title:?}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
     let started = Instant::now();
     let allowed = runtime.block_on(prompter.confirm(question()));
-    eprintln!("dialog answered {allowed} after {:?}", started.elapsed());
+    let waited = started.elapsed();
+    eprintln!("dialog answered {allowed} after {waited:?}");
+    watcher.join().expect("the box was shown");
     assert!(!allowed);
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // The refusal is the timeout's: not before it, and the box is gone.
+    assert!(waited >= timeout, "answered after {waited:?}");
+    assert!(
+        waited < Duration::from_secs(15),
+        "answered after {waited:?}"
+    );
+    assert!(!confirm_box_open(&title), "still open");
     // The box was pressed "No" and closed: the blocking thread is free again.
     runtime.shutdown_timeout(Duration::from_secs(10));
 }

@@ -160,6 +160,11 @@ pub(crate) fn locate(cli: Option<&Path>) -> Result<(PathBuf, bool), Failure> {
     if let Some(path) = std::env::var_os(ENV_VAR).filter(|v| !v.is_empty()) {
         return Ok((PathBuf::from(path), true));
     }
+    // %APPDATA%, where the user (or a test) set it, as docs/config.md names the place.
+    if let Some(appdata) = std::env::var_os("APPDATA").filter(|v| cfg!(windows) && !v.is_empty()) {
+        let dir = PathBuf::from(appdata).join("agentry").join("config");
+        return Ok((dir.join("config.toml"), false));
+    }
     let dirs = directories::ProjectDirs::from("", "", "agentry").ok_or_else(|| {
         Failure::new("cannot find the configuration directory (no home directory); use --config")
     })?;

@@ -114,13 +114,24 @@ fn an_empty_file_is_all_defaults() {
 
 #[test]
 fn home_paths_are_expanded() {
-    let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_owned()) else {
-        return;
-    };
+    let home = directories::BaseDirs::new()
+        .expect("a home directory (HOME, or the user's profile on Windows) to expand ~ in")
+        .home_dir()
+        .to_owned();
     let c = parse("[[key]]\nfile = \"~/.ssh/id_ed25519\"\n");
     assert_eq!(
         c.keys[0].source,
         KeySource::File(home.join(".ssh").join("id_ed25519"))
+    );
+}
+
+#[test]
+fn a_crlf_file_names_the_same_line_and_column() {
+    let e = errors("[agent]\r\nsocket = \"/s\"\r\n\r\n  lifetim = 3\r\n");
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].starts_with(&format!("{PATH}:4:3: unknown field `lifetim`")),
+        "{e:?}"
     );
 }
 
@@ -266,7 +277,8 @@ fn positions_count_lines_and_characters() {
 
 #[test]
 fn the_example_in_docs_config_md_parses() {
-    let doc = include_str!("../../../docs/config.md");
+    // LF in the repository (.gitattributes), but a checkout may have converted it.
+    let doc = include_str!("../../../docs/config.md").replace("\r\n", "\n");
     let start = doc.find("```toml\n").expect("an example") + "```toml\n".len();
     let example = &doc[start..start + doc[start..].find("```").unwrap()];
     // The example is for Unix; on Windows the prompt backend is the dialog.
@@ -275,6 +287,8 @@ fn the_example_in_docs_config_md_parses() {
         &format!("backend = \"{}\"", BACKEND.0),
     );
     let c = parse(&example);
+    // The same file saved with CRLF line ends (a Windows editor) says the same.
+    assert_eq!(parse(&example.replace('\n', "\r\n")), c);
     assert_eq!(c.keys.len(), 3);
     assert_eq!(c.lifetime, Some(Duration::from_secs(8 * 3600)));
     assert_eq!(c.keys[1].destinations.len(), 2);

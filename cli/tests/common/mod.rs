@@ -8,14 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The binary under test, without the caller's agent variables.
+/// The binary under test, without the caller's agent variables, configuration or home directory.
 pub fn agentry() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_agentry"));
-    command
+    agentry_tests::tools::without_user_config(&mut command)
         .env_remove("SSH_AUTH_SOCK")
         .env_remove("SSH_AGENT_PID")
         .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("AGENTRY_CONFIG")
         .env_remove("SSH_ASKPASS")
         .env_remove("SSH_ASKPASS_REQUIRE")
         .env_remove("DISPLAY")

@@ -1,6 +1,6 @@
 //! The Windows side of agentry: Pageant's named pipe name ([`name`]), the private security
 //! descriptor and SID checks ([`security`]), whether a key file is private ([`file_access`]),
-//! the named pipe server ([`pipe`]), the confirmation and passphrase dialogs ([`prompt`]), process hardening ([`process`]), Pageant's legacy
+//! the named pipe server ([`pipe`]), token privileges and Wine detection for tests ([`privilege`]), the confirmation and passphrase dialogs ([`prompt`]), process hardening ([`process`]), Pageant's legacy
 //! `WM_COPYDATA` window ([`copydata`]) and its shared memory ([`mapping`]) and the matching clients ([`client`]).
 
 pub mod client;
@@ -9,6 +9,7 @@ pub mod file_access;
 pub mod mapping;
 pub mod name;
 pub mod pipe;
+pub mod privilege;
 pub mod process;
 pub mod prompt;
 pub mod security;

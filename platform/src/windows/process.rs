@@ -102,11 +102,22 @@ pub fn process_sddl(pid: u32) -> io::Result<String> {
 mod tests {
     use super::*;
 
-    /// Natively the flag is set and reads back (checked inside); under Wine there is no error
-    /// reporting, and the call must say so rather than fail.
+    /// Natively the flag is set and reads back (checked inside, and again here); under Wine
+    /// there is no error reporting, and the call must say so rather than fail.
     #[test]
     fn crash_reports_leave_the_heap_out() {
+        use windows_sys::Win32::System::ErrorReporting::WER_FAULT_REPORTING_FLAG_NOHEAP;
         let outcome = keep_heap_out_of_crash_reports().unwrap();
         eprintln!("crash reports: {outcome:?}");
+        if crate::windows::privilege::running_under_wine() {
+            return;
+        }
+        assert_eq!(outcome, CrashReports::HeapLeftOut);
+        let flags = crash_report_flags().expect("WerGetFlags on Windows");
+        assert_ne!(
+            flags & WER_FAULT_REPORTING_FLAG_NOHEAP,
+            0,
+            "flags {flags:#x}"
+        );
     }
 }

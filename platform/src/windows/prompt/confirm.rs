@@ -23,6 +23,11 @@ pub(super) fn show(caption: &str, text: &str) -> bool {
     answer == IDYES
 }
 
+/// True while the message box titled `caption` is open (tests).
+pub fn confirm_box_open(caption: &str) -> bool {
+    super::find_dialog(caption).is_some()
+}
+
 /// Presses "No" on the message box titled `caption`, if it is open.
 pub fn close_with_no(caption: &str) -> bool {
     press_button(caption, IDNO)
