@@ -152,7 +152,7 @@ pub(super) async fn serve(args: &super::StartArgs, config: &Config, agent: Agent
     } else {
         None
     };
-    let _window = if os.no_window {
+    let window = if os.no_window {
         None
     } else {
         Some(
@@ -186,13 +186,19 @@ pub(super) async fn serve(args: &super::StartArgs, config: &Config, agent: Agent
         tracing::info!("Ctrl-C: shutting down");
         let _ = stop.send(true);
     });
-    serve_pipe(
+    // The pipes and the window share one shutdown: Ctrl-C ends all of them.
+    let window = async {
+        if let Some(window) = window {
+            window.serve_until(until_stopped(stopped.clone())).await;
+        }
+    };
+    let pipe = serve_pipe(
         listener,
         agent,
-        until_stopped(stopped),
+        until_stopped(stopped.clone()),
         ServeOptions::default(),
-    )
-    .await;
+    );
+    tokio::join!(pipe, window);
     if let Some(extra) = extra {
         let _ = extra.await;
     }

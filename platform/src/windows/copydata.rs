@@ -105,6 +105,16 @@ impl CopyDataWindow {
     }
 }
 
+impl CopyDataWindow {
+    /// Serves until `shutdown` resolves, then closes the window and joins its thread: the same
+    /// contract as the socket and pipe loops (`serve(listener, agent, shutdown)`).
+    pub async fn serve_until(self, shutdown: impl std::future::Future) {
+        shutdown.await;
+        tracing::debug!(target: "agentry::serve", "closing the WM_COPYDATA window");
+        drop(self);
+    }
+}
+
 impl Drop for CopyDataWindow {
     fn drop(&mut self) {
         // SAFETY: posting to a window handle is harmless even if it was destroyed meanwhile.
