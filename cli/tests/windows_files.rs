@@ -3,7 +3,10 @@
 //! reads (OpenSSH, PEM, PKCS#8, PPK) lists the key its `.pub` names; the config file at
 //! `%APPDATA%\agentry\config\config.toml`, saved with CRLF line ends, is found, checked, and its
 //! keys are loaded at start; and deferred decryption (`add --encrypted`) lists the key at once
-//! and asks its passphrase in the agent's dialog on first use, answered here by its caption.
+//! and asks its passphrase in the agent's dialog on first use, answered here by its caption; a
+//! key imported into Credential Manager (`agentry keyring import`) is added from it with
+//! `agentry add --keyring` and removed again (Wine keeps its credentials in the test prefix;
+//! natively, the entry has a name unique to the run and is removed whatever the outcome).
 #![cfg(windows)]
 
 use agentry_platform::windows::file_access::write_private_file;
@@ -144,6 +147,50 @@ fn every_key_file_format_is_added_and_lists_the_key_its_pub_names() {
             describe(&removed)
         );
     }
+}
+
+/// Removes a keyring entry on drop, so a failed test leaves nothing in Credential Manager.
+struct KeyringEntry(String);
+
+impl Drop for KeyringEntry {
+    fn drop(&mut self) {
+        let _ = run(agentry().args(["keyring", "remove", &self.0]));
+    }
+}
+
+#[test]
+fn a_key_imported_into_credential_manager_is_added_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = private_copy(dir.path(), "keys/ed25519");
+    let entry = KeyringEntry(format!("agentry-files-test-{}", std::process::id()));
+    let imported = run(agentry()
+        .args(["keyring", "import", "--name", &entry.0])
+        .arg(&key));
+    assert!(imported.status.success(), "import: {}", describe(&imported));
+    let listed = run(agentry().args(["keyring", "list"]));
+    assert!(
+        text(&listed.stdout).contains(&entry.0),
+        "keyring list: {}",
+        describe(&listed)
+    );
+    let agent = Foreground::start(|_| {});
+    let added = agent.client(&["add".as_ref(), "--keyring".as_ref(), entry.0.as_ref()]);
+    assert!(
+        added.status.success(),
+        "add --keyring: {}",
+        describe(&added)
+    );
+    assert!(agent
+        .public_keys()
+        .contains(&public_key_of("keys/ed25519.pub")));
+    let removed = run(agentry().args(["keyring", "remove", &entry.0]));
+    assert!(removed.status.success(), "remove: {}", describe(&removed));
+    let listed = run(agentry().args(["keyring", "list"]));
+    assert!(
+        !text(&listed.stdout).contains(&entry.0),
+        "{}",
+        describe(&listed)
+    );
 }
 
 #[test]
