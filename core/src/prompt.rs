@@ -34,16 +34,35 @@ impl ConfirmRequest {
     /// piece of client-chosen text in it is escaped ([`crate::text::untrusted`]), so its lines
     /// are exactly the ones written here.
     pub fn message(&self) -> String {
-        let mut text = format!(
-            "Allow use of key {} ({} {})?\nRequested by: {}",
-            untrusted(&self.comment),
-            untrusted(&self.algorithm),
-            untrusted(&self.fingerprint),
-            untrusted(&self.client.to_string())
+        let mut text = String::new();
+        push_question(
+            &mut text,
+            ("Allow use of key", "?"),
+            [&self.comment, &self.algorithm, &self.fingerprint],
+            &self.client,
         );
         push_forwarding(&mut text, &self.forwarding_path, self.forwarded);
         text
     }
+}
+
+/// Appends `question.0 COMMENT (ALGORITHM FINGERPRINT)question.1` and the "Requested by:" line,
+/// every client-chosen piece escaped.
+fn push_question(
+    text: &mut String,
+    question: (&str, &str),
+    [comment, algorithm, fingerprint]: [&String; 3],
+    client: &ClientInfo,
+) {
+    text.push_str(&format!(
+        "{} {} ({} {}){}\nRequested by: {}",
+        question.0,
+        untrusted(comment),
+        untrusted(algorithm),
+        untrusted(fingerprint),
+        question.1,
+        untrusted(&client.to_string())
+    ));
 }
 
 /// Appends the "Path:" line (when the request crossed hosts) and the "forwarded" line.
@@ -125,13 +144,12 @@ impl PassphraseRequest {
         if self.attempt > 1 {
             text.push_str("Incorrect passphrase, try again.\n");
         }
-        text.push_str(&format!(
-            "Enter passphrase to decrypt key {} ({} {})\nRequested by: {}",
-            untrusted(&self.comment),
-            untrusted(&self.algorithm),
-            untrusted(&self.fingerprint),
-            untrusted(&self.client.to_string())
-        ));
+        push_question(
+            &mut text,
+            ("Enter passphrase to decrypt key", ""),
+            [&self.comment, &self.algorithm, &self.fingerprint],
+            &self.client,
+        );
         push_forwarding(&mut text, &self.forwarding_path, self.forwarded);
         text
     }
