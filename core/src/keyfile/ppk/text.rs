@@ -85,23 +85,11 @@ pub(super) fn decimal(value: &[u8]) -> Option<u32> {
     core::str::from_utf8(value).ok()?.parse().ok()
 }
 
-/// Hex (either case) to bytes; `None` for an odd length or a non-hex character.
+/// Hex (either case) to bytes; `None` for an odd length or a non-hex character (no sign, no
+/// spaces). The one hex decoder of the key-file readers (PPK's MAC and salt, PEM's IV), over
+/// `base16ct`'s constant-time one.
 pub(in crate::keyfile) fn hex(value: &[u8]) -> Option<Vec<u8>> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
-    if value.len() % 2 != 0 {
-        return None;
-    }
-    value
-        .chunks_exact(2)
-        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
-        .collect()
+    base16ct::mixed::decode_vec(value).ok()
 }
 
 #[cfg(test)]
