@@ -6,7 +6,7 @@
 use crate::passphrase::read_passphrase;
 use agentry_core::keyfile::{KdfLimits, KeyFile, KeyFileError};
 use agentry_core::keys::PrivateKey;
-use std::io::Read;
+use agentry_platform::small_file::{read_small_file, KEY_FILE_LIMIT};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -40,10 +40,7 @@ pub(crate) fn open(path: &Path) -> Result<KeyFile, String> {
 /// [`open`], also returning the bytes that were parsed (to send the file itself).
 fn open_with_bytes(path: &Path) -> Result<(KeyFile, Zeroizing<Vec<u8>>), String> {
     let name = path.display().to_string();
-    let mut file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
-    let mut bytes = Zeroizing::new(Vec::new());
-    file.read_to_end(&mut bytes)
-        .map_err(|e| format!("{name}: {e}"))?;
+    let (file, bytes) = read_key_file(path)?;
     let parsed = KeyFile::parse(&bytes);
     // A public key given by mistake is said to be one, whatever its (usual 0644) mode.
     if !matches!(parsed, Err(KeyFileError::PublicKeyOnly)) {
@@ -51,6 +48,12 @@ fn open_with_bytes(path: &Path) -> Result<(KeyFile, Zeroizing<Vec<u8>>), String>
     }
     let parsed = parsed.map_err(|e| describe(&name, e))?;
     Ok((parsed, bytes))
+}
+
+/// The bytes of a key file (or its `.pub`, or certificate) if it is a regular file of at most
+/// [`KEY_FILE_LIMIT`] bytes; the error names the file.
+pub(crate) fn read_key_file(path: &Path) -> Result<(std::fs::File, Zeroizing<Vec<u8>>), String> {
+    read_small_file(path, KEY_FILE_LIMIT).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Decrypts `keyfile` (read from `path`): with no passphrase if it needs none, else with
@@ -207,7 +210,7 @@ pub(crate) fn read_held(path: &Path) -> Result<HeldFile, String> {
     let (file, bytes) = open_with_bytes(path)?;
     let mut pub_path = path.as_os_str().to_owned();
     pub_path.push(".pub");
-    let pub_file = ssh_key::PublicKey::read_openssh_file(Path::new(&pub_path)).ok();
+    let pub_file = crate::keyfiles::read_public_file(Path::new(&pub_path));
     if let (Some(shown), Some(public)) = (file.public_key(), &pub_file) {
         if shown != public.key_data() {
             return Err(format!("{name}: its .pub file is for another key"));

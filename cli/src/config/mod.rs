@@ -16,6 +16,7 @@ pub(crate) use schema::Backend;
 
 use crate::destinations::DestinationSpec;
 use crate::Failure;
+use agentry_platform::small_file::{read_small_text, KEY_FILE_LIMIT};
 use schema::{ConfigFile, KeySection};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -176,11 +177,9 @@ pub(crate) fn load(cli: Option<&Path>) -> Result<Config, Failure> {
     let (path, named) = locate(cli)?;
     // Paths in the file are relative to it: make them absolute (the socket path is printed).
     let path = std::path::absolute(&path).unwrap_or(path);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match read_small_text(&path, KEY_FILE_LIMIT) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
-            return Ok(Config::default())
-        }
+        Err(e) if e.is_not_found() && !named => return Ok(Config::default()),
         Err(e) => return Err(Failure::new(format!("{}: {e}", path.display()))),
     };
     Config::parse(&text, &path).map_err(ConfigError::report)
