@@ -21,6 +21,29 @@ pub(crate) fn read_private_key(path: &Path) -> Result<(PrivateKey, String), Stri
     Ok((loaded.key, loaded.comment))
 }
 
+/// Reads a private key from standard input (`agentry add -`, as `ssh-add -`), at most
+/// [`KEY_FILE_LIMIT`] bytes; it is named `(stdin)` and its passphrase cannot come from there.
+pub(crate) fn read_private_key_from_stdin() -> Result<(PrivateKey, String), String> {
+    use std::io::Read;
+    let name = "(stdin)";
+    crate::passphrase::mark_stdin_taken();
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .lock()
+        .take(KEY_FILE_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{name}: {e}"))?;
+    if bytes.len() as u64 > KEY_FILE_LIMIT {
+        return Err(format!(
+            "{name}: larger than {} KiB, far larger than any key",
+            KEY_FILE_LIMIT / 1024
+        ));
+    }
+    let keyfile = KeyFile::parse(&bytes).map_err(|e| describe(name, e))?;
+    let loaded = decrypt(&keyfile, Path::new(name), None)?;
+    Ok((loaded.key, loaded.comment))
+}
+
 /// A decrypted key file.
 pub(crate) struct Loaded {
     pub(crate) key: PrivateKey,
@@ -103,10 +126,15 @@ fn ask_and_decrypt(
     name: &str,
 ) -> Result<(Decrypted, Option<Zeroizing<String>>, bool), String> {
     let mut prompt = format!("Enter passphrase for {name}: ");
-    for _ in 0..TRIES {
-        let passphrase = read_passphrase(&prompt)?;
+    for tried in 0..TRIES {
+        let passphrase = read_passphrase(&prompt).map_err(|e| format!("{name}: {e}"))?;
         if passphrase.is_empty() {
-            break;
+            // As ssh-add: an empty answer stops asking.
+            return Err(if tried == 0 {
+                format!("{name}: no passphrase given (the answer was empty); the key is encrypted")
+            } else {
+                format!("{name}: incorrect passphrase, then an empty answer")
+            });
         }
         match attempt(&passphrase) {
             Err(KeyFileError::WrongPassphrase) => {}
@@ -142,7 +170,9 @@ fn check_permissions(file: &std::fs::File, name: &str) -> Result<(), String> {
         return Ok(());
     }
     warn_too_open(&format!("Permissions 0{mode:03o} for '{name}'"));
-    Err(format!("bad permissions: ignore key: {name}"))
+    Err(format!(
+        "{name}: mode 0{mode:03o} is too open (others may read it); `chmod 600 {name}` and add it again"
+    ))
 }
 
 /// Refuses a key file others may open, by Win32-OpenSSH's rule and with its words.
@@ -150,7 +180,7 @@ fn check_permissions(file: &std::fs::File, name: &str) -> Result<(), String> {
 fn check_permissions(file: &std::fs::File, name: &str) -> Result<(), String> {
     agentry_platform::windows::file_access::check_private_file(file).map_err(|why| {
         warn_too_open(&format!("Permissions for '{name}'"));
-        format!("bad permissions ({why}): ignore key: {name}")
+        format!("{name}: others may open it ({why}); allow only your account and add it again")
     })
 }
 

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod agent_args;
+mod agent_state;
 mod config;
 mod confirm;
 mod daemon;
@@ -25,9 +26,58 @@ mod shell;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// Examples for `agentry --help`.
+const EXAMPLES: &str = "\
+Examples:
+  eval \"$(agentry start -s)\"        start the agent in the background, set SSH_AUTH_SOCK
+  agentry add ~/.ssh/id_ed25519     add a key (asks its passphrase if it has one)
+  agentry list                      list the agent's keys
+  agentry lock                      lock the agent; `agentry unlock` unlocks it
+  eval \"$(agentry stop -s)\"         stop the agent, unset its variables
+  agentry config check              check config.toml and the key files it names";
+
+/// Examples for `agentry start --help`.
+#[cfg(unix)]
+const START_EXAMPLES: &str = "\
+Examples:
+  eval \"$(agentry start -s)\"            in the background; sets SSH_AUTH_SOCK and SSH_AGENT_PID
+  agentry start -D                      in the foreground, logging to the terminal
+  agentry start -D --tty-prompts        ... and asking passphrases and confirmations there
+  agentry start -a ~/.agentry/sock -s   at this socket (its directory must be yours, mode 0700)
+  agentry start -t 1h -s                keys are forgotten an hour after they are added
+  agentry start -- ssh host             serve while one command runs
+
+Prompts (for `add -c` and `add --encrypted` keys) use SSH_ASKPASS when DISPLAY is set.";
+
+#[cfg(windows)]
+const START_EXAMPLES: &str = "\
+Examples:
+  agentry start                   in the background, on Pageant's pipe and window
+  agentry start -D                in the foreground, logging to the console
+  agentry start --openssh-pipe    also serve Windows OpenSSH's pipe";
+
+/// Examples for `agentry stop --help`.
+const STOP_EXAMPLES: &str = "\
+Examples:
+  eval \"$(agentry stop -s)\"    stop the agent SSH_AGENT_PID names and unset the variables
+  agentry stop                 the same, printing nothing to evaluate (Windows)";
+
+/// Examples for `agentry add --help`.
+const ADD_EXAMPLES: &str = "\
+Examples:
+  agentry add                              ~/.ssh/id_rsa, id_ecdsa, id_ed25519 (those that exist)
+  agentry add ~/.ssh/id_ed25519            decrypt now (asks the passphrase)
+  agentry add --encrypted ~/.ssh/id_rsa    list now, ask the passphrase at first use
+  agentry add -c -t 30m key                confirm each use, forget in 30 minutes
+  agentry add -h github.com key            usable only to log in to github.com
+  agentry add - < key                      a key on standard input
+  agentry add --keyring work               the key imported as `work` into the OS keyring
+
+-h is ssh-add's destination option; help is --help.";
+
 /// A cross-platform SSH agent, compatible with OpenSSH's ssh-agent protocol and tools.
 #[derive(Debug, Parser)]
-#[command(name = "agentry", version, propagate_version = true)]
+#[command(name = "agentry", version, propagate_version = true, after_help = EXAMPLES)]
 struct Cli {
     /// How client commands reach the agent: auto (SSH_AUTH_SOCK, else Pageant's pipe, else
     /// its WM_COPYDATA window), pipe (SSH_AUTH_SOCK or Pageant's pipe), copydata.
@@ -36,7 +86,7 @@ struct Cli {
     transport: daemon::Transport,
     /// Configuration file (default: $AGENTRY_CONFIG, else config.toml in the platform's
     /// configuration directory; `agentry config path` prints it).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", display_order = 1000)]
     config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -45,15 +95,17 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the agent (in the background unless -D), printing shell commands like ssh-agent.
+    #[command(after_help = START_EXAMPLES)]
     Start(daemon::StartArgs),
     /// Stop the agent SSH_AGENT_PID names, printing shell commands to unset its variables.
+    #[command(after_help = STOP_EXAMPLES)]
     Stop(daemon::StopArgs),
     /// Show whether the agent SSH_AUTH_SOCK names answers, and what it holds.
     Status,
     /// List the agent's identities (fingerprints by default).
     List(keys::ListArgs),
     /// Add private key files (OpenSSH, PuTTY PPK, PEM) or keys from the OS keyring to the agent.
-    #[command(disable_help_flag = true)]
+    #[command(disable_help_flag = true, after_help = ADD_EXAMPLES)]
     Add(keys::AddArgs),
     /// Drop the decrypted copy of keys held encrypted (they ask for the passphrase again).
     Reencrypt(deferred::ReencryptArgs),
@@ -64,9 +116,17 @@ enum Command {
     Remove(keys::RemoveArgs),
     /// Remove every identity from the agent.
     RemoveAll,
-    /// Lock the agent with a passphrase.
+    /// Lock the agent with a passphrase (from askpass, the terminal or standard input).
+    ///
+    /// The passphrase is asked through SSH_ASKPASS when there is no terminal and a display (or
+    /// with SSH_ASKPASS_REQUIRE=force), else on the terminal (twice), else read as one line from
+    /// standard input. It may not be empty.
     Lock,
-    /// Unlock the agent.
+    /// Unlock the agent (passphrase from askpass, the terminal or standard input).
+    ///
+    /// The passphrase is asked through SSH_ASKPASS when there is no terminal and a display (or
+    /// with SSH_ASKPASS_REQUIRE=force), else on the terminal, else read as one line from
+    /// standard input.
     Unlock,
     /// List the protocol extensions the agent supports.
     Query,
@@ -115,8 +175,25 @@ impl From<agentry_platform::client::ClientError> for Failure {
 
 pub(crate) type Outcome = Result<(), Failure>;
 
+/// Parses the command line; clap's own errors, except that `agentry add -h` (ssh-add's
+/// destination option, not help) says where help is.
+fn parse() -> Cli {
+    Cli::try_parse().unwrap_or_else(|e| {
+        use clap::error::{ContextKind, ContextValue, ErrorKind};
+        let dest_missing = e.kind() == ErrorKind::InvalidValue
+            && matches!(e.get(ContextKind::InvalidArg), Some(ContextValue::String(arg)) if arg.starts_with("-h "));
+        if dest_missing {
+            eprintln!(
+                "error: -h takes a destination (HOST, USER@HOST or FROM>TO), as ssh-add -h does\n\nFor help, use `agentry add --help`."
+            );
+            std::process::exit(2);
+        }
+        e.exit()
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     #[cfg(windows)]
     daemon::choose_transport(cli.transport);
     let outcome = match cli.command {

@@ -26,7 +26,8 @@ pub(super) const QUIET_WHEN_NOTIFYING: bool = false;
 /// `agentry start`'s Unix options.
 #[derive(Debug, Args)]
 pub(crate) struct OsStartArgs {
-    /// Socket path (default: $XDG_RUNTIME_DIR/agentry/agent.sock, else /tmp/agentry-XXXXXX/agent.PID).
+    /// Socket path; its directory must be yours with mode 0700 (default:
+    /// $XDG_RUNTIME_DIR/agentry/agent.sock, else /tmp/agentry-XXXXXX/agent.PID).
     #[arg(short = 'a', value_name = "PATH")]
     address: Option<std::path::PathBuf>,
     /// Print Bourne shell commands.
