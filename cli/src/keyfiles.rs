@@ -97,7 +97,15 @@ pub(crate) fn describe(blob: &[u8], comment: &[u8], hash: FingerprintHash) -> St
             "ECDSA",
         ),
         KeyData::Rsa(k) => (mpint_bits(k.n().as_positive_bytes().unwrap_or(&[])), "RSA"),
-        _ => (0, "UNKNOWN"),
+        KeyData::Dsa(k) => (mpint_bits(k.p().as_positive_bytes().unwrap_or(&[])), "DSA"),
+        KeyData::SkEcdsaSha2NistP256(_) => (256, "ECDSA-SK"),
+        KeyData::SkEd25519(_) => (256, "ED25519-SK"),
+        // A type this build does not know: its name, and no size (ssh-add's "UNKNOWN" says less).
+        other => {
+            let cert = if is_cert { " certificate" } else { "" };
+            let fp = fingerprint(blob, hash).unwrap_or_default();
+            return format!("? {fp} {comment} ({}{cert})", other.algorithm());
+        }
     };
     let cert = if is_cert { "-CERT" } else { "" };
     let fp = fingerprint(blob, hash).unwrap_or_default();

@@ -8,6 +8,9 @@ pub(crate) fn parse_lifetime(spec: &str) -> Result<Duration, String> {
     let invalid = || {
         format!("{spec:?} is not a lifetime: give seconds, or a number with units s m h d w, e.g. 1h30m")
     };
+    if spec.trim().is_empty() {
+        return Err(invalid());
+    }
     let mut total: u64 = 0;
     let mut digits = String::new();
     for c in spec.trim().chars() {

@@ -190,7 +190,7 @@ fn start_refuses_a_broken_config_and_names_the_line() {
     let stderr = text(&out.stderr);
     assert!(
         stderr.starts_with(&format!(
-            "{}:2:12: invalid lifetime \"soon\"",
+            "{}:2:12: \"soon\" is not a lifetime",
             config.display()
         )),
         "{stderr}"
