@@ -667,3 +667,58 @@ fn help_shows_examples_passphrase_sources_and_config_last() {
         );
     }
 }
+
+#[test]
+fn config_check_reports_every_error_in_line_order_and_the_start_warnings() {
+    let dir = private_tempdir();
+    fixture_key(dir.path(), "ed25519-encrypted");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[agent]\nlifetime = \"soon\"\nbogus = 1\nsocket = 3\n\n[confirm]\nremember = \"0\"\n\n\
+         [[key]]\nfile = \"gone\"\nlifetime = 0\nencrypted = \"yes\"\n\n\
+         [[key]]\nkeyring = \"x\"\nfile = \"y\"\n\n[nonsense]\n",
+    )
+    .unwrap();
+    let p = config.display();
+    let out = run(agentry().args(["config", "check", "--config"]).arg(&config));
+    let expected = [
+        "2:12: \"soon\" is not a lifetime: give seconds, or a number with units s m h d w, e.g. 1h30m".to_owned(),
+        "3:1: unknown field `bogus`, expected one of `socket`, `pipe`, `openssh_pipe`, `lifetime`, `allow_ssh_rsa_sha1`, `known_hosts`".to_owned(),
+        "4:10: invalid type: integer `3`, expected a string".to_owned(),
+        "7:12: \"0\": a lifetime is at least 1 second (leave it out to keep keys until removed)".to_owned(),
+        "11:12: \"0\": a lifetime is at least 1 second (leave it out to keep keys until removed)".to_owned(),
+        "12:13: invalid type: string \"yes\", expected a boolean".to_owned(),
+        "14:1: a [[key]] takes `file` or `keyring`, not both".to_owned(),
+        "18:2: unknown field `nonsense`, expected one of `agent`, `prompts`, `confirm`, `key`".to_owned(),
+    ];
+    let mut said: String = expected.iter().map(|l| format!("{p}:{l}\n")).collect();
+    said.push_str(&format!("agentry: {p}: 8 errors in the configuration\n"));
+    says(&out, 1, &said);
+
+    // Well-formed: the warnings `agentry start` would print here (no prompter), and OK.
+    std::fs::write(
+        &config,
+        "[[key]]\nfile = \"ed25519-encrypted\"\nencrypted = true\n\n[[key]]\nkeyring = \"k\"\nconfirm = true\n",
+    )
+    .unwrap();
+    let key = dir.path().join("ed25519-encrypted");
+    let none = "needs a prompt, and the agent has none (set SSH_ASKPASS, or askpass in [prompts])";
+    let out = run(agentry().args(["config", "check", "--config"]).arg(&config));
+    says(
+        &out,
+        0,
+        &format!(
+            "{p}:1:1: warning: {}: an encrypted key {none}\n{p}:5:1: warning: keyring entry \"k\": `confirm = true` {none}\n",
+            key.display()
+        ),
+    );
+    assert_eq!(text(&out.stdout), "config OK: 2 keys\n");
+    let yes = script(&dir.path().join("yes"), "exit 0");
+    let out = run(agentry()
+        .args(["config", "check", "--config"])
+        .arg(&config)
+        .env("SSH_ASKPASS", &yes)
+        .env("SSH_ASKPASS_REQUIRE", "force"));
+    says(&out, 0, "");
+}

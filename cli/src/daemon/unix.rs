@@ -189,7 +189,7 @@ async fn serve_while_command_runs(
 /// agent's own log goes nowhere, so the config's key entries are checked here first and their
 /// problems shown.
 pub(super) fn start_in_background(args: &super::StartArgs, config: &Config) -> Outcome {
-    let can_prompt = config.askpass.is_some() || AskpassPrompter::from_env().is_some();
+    let can_prompt = crate::config::start_can_prompt(config);
     let mut command = background_start_command(config, can_prompt)?;
     if let Some(path) = &args.os.address {
         command.arg("-a").arg(path);
