@@ -658,8 +658,7 @@ fn help_shows_examples_passphrase_sources_and_config_last() {
             .next()
             .unwrap()
             .lines()
-            .filter(|l| l.starts_with("  -") || l.starts_with("      --"))
-            .last()
+            .rfind(|l| l.starts_with("  -") || l.starts_with("      --"))
             .unwrap();
         assert!(
             last_option.trim_start().starts_with("--config"),
