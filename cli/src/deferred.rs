@@ -153,7 +153,7 @@ pub(crate) fn reencrypt(args: &ReencryptArgs) -> Outcome {
                 &format!("re-encrypt {key}"),
                 "the agent holds no encrypted form of it",
             );
-            eprintln!("agentry: {}", failure.message);
+            crate::report(&failure.message);
             outcome = Err(Failure::new(""));
         }
     }

@@ -1,22 +1,19 @@
-//! The client commands, ssh-add style, against the agent `SSH_AUTH_SOCK` names: `list`, `add`,
-//! `remove`, `remove-all`, `lock`, `unlock`, `query` and `status`. Messages go to stderr like
-//! ssh-add's; listings go to stdout.
+//! The key commands, ssh-add style, against the agent `SSH_AUTH_SOCK` names: `list`, `add`,
+//! `remove` and `remove-all` (`lock`, `unlock`, `query` and `status` are in `agent_commands`).
+//! Messages go to stderr like ssh-add's; listings go to stdout. A refusal names its cause only
+//! as far as `agent_state` establishes it.
 
 use crate::agent_state::{refusal, AgentState, Lock, HOW_TO_PROMPT};
 use crate::keyfiles::{self, FingerprintHash};
 use crate::keyload;
 use crate::lifetime::parse_lifetime;
-use crate::passphrase::read_passphrase;
 use crate::{Failure, Outcome};
 use agentry_core::keys::PrivateKey as AgentKey;
-use agentry_core::proto::{
-    AddIdentity, Constraint, Extension, Identity, QueryReply, Request, Response,
-};
+use agentry_core::proto::{AddIdentity, Constraint, Identity, Request, Response};
 use agentry_platform::client::AgentClient;
 use clap::Args;
 use ssh_encoding::Encode;
 use std::path::PathBuf;
-use zeroize::Zeroizing;
 
 #[cfg(unix)]
 pub(crate) type Client = AgentClient<std::os::unix::net::UnixStream>;
@@ -89,7 +86,7 @@ pub(crate) fn connect() -> Result<Client, agentry_platform::client::ClientError>
     return crate::daemon::connect();
 }
 
-fn identities(client: &mut Client) -> Result<Vec<Identity>, Failure> {
+pub(crate) fn identities(client: &mut Client) -> Result<Vec<Identity>, Failure> {
     match client.request(&Request::RequestIdentities)? {
         Response::Identities(ids) => Ok(ids),
         _ => Err(Failure::new(format!(
@@ -168,7 +165,7 @@ pub(crate) fn add(args: &AddArgs) -> Outcome {
             if e.code == 2 {
                 return Err(e);
             }
-            eprintln!("agentry: {}", e.message);
+            crate::report(&e.message);
             failed = Some(Failure::new(""));
         }
         Ok(())
@@ -333,7 +330,7 @@ pub(crate) fn remove(args: &RemoveArgs) -> Outcome {
             if e.code == 2 {
                 return Err(e);
             }
-            eprintln!("agentry: {}", e.message);
+            crate::report(&e.message);
             outcome = Err(Failure::new(""));
         }
     }
@@ -423,102 +420,4 @@ pub(crate) fn remove_all() -> Outcome {
             Err(refusal(&mut client, "remove all identities", &refused))
         }
     }
-}
-
-pub(crate) fn lock(locking: bool) -> Outcome {
-    let mut client = connect()?;
-    let passphrase = read_passphrase("Enter lock password: ").map_err(Failure::new)?;
-    if passphrase.is_empty() {
-        return Err(Failure::new(if locking {
-            "not locked: the lock passphrase is empty (agents refuse an empty one)"
-        } else {
-            "not unlocked: the passphrase is empty (no agent is locked with an empty one)"
-        }));
-    }
-    if locking && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        let again = read_passphrase("Again: ").map_err(Failure::new)?;
-        if *passphrase != *again {
-            return Err(Failure::new("passwords do not match"));
-        }
-    }
-    let passphrase = Zeroizing::new(passphrase.as_bytes().to_vec());
-    let request = if locking {
-        Request::Lock { passphrase }
-    } else {
-        Request::Unlock { passphrase }
-    };
-    if client.request(&request)? == Response::Success {
-        eprintln!(
-            "{}",
-            if locking {
-                "Agent locked."
-            } else {
-                "Agent unlocked."
-            }
-        );
-        return Ok(());
-    }
-    let lock = AgentState::probe(&mut client)?.lock;
-    let name = client.name().display().to_string();
-    Err(Failure::new(match (locking, lock) {
-        (true, Lock::Locked) => format!("the agent at {name} is already locked"),
-        (true, _) => format!("the agent at {name} refused to lock"),
-        (false, Lock::Unlocked) => format!("the agent at {name} is not locked"),
-        (false, Lock::Locked) => "incorrect passphrase: the agent is still locked".to_owned(),
-        (false, Lock::Unknown) => {
-            format!(
-                "the agent at {name} refused to unlock (incorrect passphrase, or it is not locked)"
-            )
-        }
-    }))
-}
-
-/// The extension names the agent reports, or `None` when it refuses `query`.
-fn extensions(client: &mut Client) -> Result<Option<Vec<String>>, Failure> {
-    let reply = client.request(&Request::Extension(Extension::Query))?;
-    Ok(QueryReply::decode(&reply).ok().map(|q| q.names))
-}
-
-pub(crate) fn query() -> Outcome {
-    let mut client = connect()?;
-    match extensions(&mut client)? {
-        Some(names) => {
-            names.iter().for_each(|n| println!("{n}"));
-            Ok(())
-        }
-        None => {
-            let refused = format!(
-                "the agent at {} does not answer the query extension",
-                client.name().display()
-            );
-            Err(refusal(&mut client, "query the agent", &refused))
-        }
-    }
-}
-
-pub(crate) fn status() -> Outcome {
-    let mut client = connect()?;
-    let state = AgentState::probe(&mut client)?;
-    let ids = identities(&mut client)?;
-    let extensions = extensions(&mut client)?;
-    println!("socket: {}", client.name().display());
-    if let Ok(pid) = std::env::var("SSH_AGENT_PID") {
-        println!("pid: {pid}");
-    }
-    let lock = match state.lock {
-        Lock::Locked => "locked (`agentry unlock`)",
-        Lock::Unlocked => "unlocked",
-        Lock::Unknown => "unknown: it lists no keys and does not answer `query` (locked, or an agent without `query`)",
-    };
-    println!("lock: {lock}");
-    match state.can_prompt {
-        Some(true) => println!("prompter: yes"),
-        Some(false) => println!("prompter: none (keys added with -c or --encrypted are refused)"),
-        None => {}
-    }
-    println!("identities: {}", ids.len());
-    if let Some(names) = extensions {
-        println!("extensions: {}", names.join(", "));
-    }
-    Ok(())
 }

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod agent_args;
+mod agent_commands;
 mod agent_state;
 mod config;
 mod confirm;
@@ -13,6 +14,7 @@ mod daemon;
 mod deferred;
 mod destinations;
 mod generate;
+mod help;
 mod keyfiles;
 mod keyload;
 mod keyring;
@@ -26,58 +28,9 @@ mod shell;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Examples for `agentry --help`.
-const EXAMPLES: &str = "\
-Examples:
-  eval \"$(agentry start -s)\"        start the agent in the background, set SSH_AUTH_SOCK
-  agentry add ~/.ssh/id_ed25519     add a key (asks its passphrase if it has one)
-  agentry list                      list the agent's keys
-  agentry lock                      lock the agent; `agentry unlock` unlocks it
-  eval \"$(agentry stop -s)\"         stop the agent, unset its variables
-  agentry config check              check config.toml and the key files it names";
-
-/// Examples for `agentry start --help`.
-#[cfg(unix)]
-const START_EXAMPLES: &str = "\
-Examples:
-  eval \"$(agentry start -s)\"            in the background; sets SSH_AUTH_SOCK and SSH_AGENT_PID
-  agentry start -D                      in the foreground, logging to the terminal
-  agentry start -D --tty-prompts        ... and asking passphrases and confirmations there
-  agentry start -a ~/.agentry/sock -s   at this socket (its directory must be yours, mode 0700)
-  agentry start -t 1h -s                keys are forgotten an hour after they are added
-  agentry start -- ssh host             serve while one command runs
-
-Prompts (for `add -c` and `add --encrypted` keys) use SSH_ASKPASS when DISPLAY is set.";
-
-#[cfg(windows)]
-const START_EXAMPLES: &str = "\
-Examples:
-  agentry start                   in the background, on Pageant's pipe and window
-  agentry start -D                in the foreground, logging to the console
-  agentry start --openssh-pipe    also serve Windows OpenSSH's pipe";
-
-/// Examples for `agentry stop --help`.
-const STOP_EXAMPLES: &str = "\
-Examples:
-  eval \"$(agentry stop -s)\"    stop the agent SSH_AGENT_PID names and unset the variables
-  agentry stop                 the same, printing nothing to evaluate (Windows)";
-
-/// Examples for `agentry add --help`.
-const ADD_EXAMPLES: &str = "\
-Examples:
-  agentry add                              ~/.ssh/id_rsa, id_ecdsa, id_ed25519 (those that exist)
-  agentry add ~/.ssh/id_ed25519            decrypt now (asks the passphrase)
-  agentry add --encrypted ~/.ssh/id_rsa    list now, ask the passphrase at first use
-  agentry add -c -t 30m key                confirm each use, forget in 30 minutes
-  agentry add -h github.com key            usable only to log in to github.com
-  agentry add - < key                      a key on standard input
-  agentry add --keyring work               the key imported as `work` into the OS keyring
-
--h is ssh-add's destination option; help is --help.";
-
 /// A cross-platform SSH agent, compatible with OpenSSH's ssh-agent protocol and tools.
 #[derive(Debug, Parser)]
-#[command(name = "agentry", version, propagate_version = true, after_help = EXAMPLES)]
+#[command(name = "agentry", version, propagate_version = true, after_help = help::EXAMPLES)]
 struct Cli {
     /// How client commands reach the agent: auto (SSH_AUTH_SOCK, else Pageant's pipe, else
     /// its WM_COPYDATA window), pipe (SSH_AUTH_SOCK or Pageant's pipe), copydata.
@@ -95,17 +48,17 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the agent (in the background unless -D), printing shell commands like ssh-agent.
-    #[command(after_help = START_EXAMPLES)]
+    #[command(after_help = help::START_EXAMPLES)]
     Start(daemon::StartArgs),
     /// Stop the agent SSH_AGENT_PID names, printing shell commands to unset its variables.
-    #[command(after_help = STOP_EXAMPLES)]
+    #[command(after_help = help::STOP_EXAMPLES)]
     Stop(daemon::StopArgs),
     /// Show whether the agent SSH_AUTH_SOCK names answers, and what it holds.
     Status,
     /// List the agent's identities (fingerprints by default).
     List(keys::ListArgs),
     /// Add private key files (OpenSSH, PuTTY PPK, PEM) or keys from the OS keyring to the agent.
-    #[command(disable_help_flag = true, after_help = ADD_EXAMPLES)]
+    #[command(disable_help_flag = true, after_help = help::ADD_EXAMPLES)]
     Add(keys::AddArgs),
     /// Drop the decrypted copy of keys held encrypted (they ask for the passphrase again).
     Reencrypt(deferred::ReencryptArgs),
@@ -145,6 +98,44 @@ enum Command {
     /// Print the man page (roff; scripts/man-page writes it to a file).
     #[command(hide = true)]
     ManPage,
+}
+
+/// Prints `agentry: MESSAGE` on stderr, in plain words: an OS error's ` (os error N)` suffix,
+/// which some error types still add, is left out.
+pub(crate) fn report(message: &str) {
+    eprintln!("agentry: {}", without_os_error_numbers(message));
+}
+
+fn without_os_error_numbers(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(" (os error ") {
+        let tail = &rest[at + " (os error ".len()..];
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && tail[digits..].starts_with(')') {
+            out.push_str(&rest[..at]);
+            rest = &tail[digits + 1..];
+        } else {
+            out.push_str(&rest[..at + 1]);
+            rest = &rest[at + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn os_error_numbers_are_left_out() {
+        use super::without_os_error_numbers as plain;
+        assert_eq!(plain("a: No such file (os error 2)"), "a: No such file");
+        assert_eq!(plain("x (os error 13): y (os error 1)"), "x: y");
+        assert_eq!(
+            plain("kept (os error x) (os error"),
+            "kept (os error x) (os error"
+        );
+    }
 }
 
 /// A failed command: one line for the user and the exit status.
@@ -201,16 +192,16 @@ fn main() -> ExitCode {
             config::load(cli.config.as_deref()).and_then(|config| daemon::start(args, config))
         }
         Command::Stop(args) => daemon::stop(&args),
-        Command::Status => keys::status(),
+        Command::Status => agent_commands::status(),
         Command::List(args) => keys::list(&args),
         Command::Add(args) => keys::add(&args),
         Command::Reencrypt(args) => deferred::reencrypt(&args),
         Command::Keyring(command) => keyring::run(&command),
         Command::Remove(args) => keys::remove(&args),
         Command::RemoveAll => keys::remove_all(),
-        Command::Lock => keys::lock(true),
-        Command::Unlock => keys::lock(false),
-        Command::Query => keys::query(),
+        Command::Lock => agent_commands::lock(true),
+        Command::Unlock => agent_commands::lock(false),
+        Command::Query => agent_commands::query(),
         Command::Config(args) => config::config_command(&args, cli.config.as_deref()),
         #[cfg(windows)]
         Command::OpensshConfig(args) => daemon::openssh_config(&args),
@@ -221,7 +212,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             if !failure.message.is_empty() {
-                eprintln!("agentry: {}", failure.message);
+                report(&failure.message);
             }
             ExitCode::from(failure.code)
         }

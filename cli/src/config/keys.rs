@@ -248,6 +248,6 @@ pub(crate) fn report_key_problems(config: &Config, path: &Path, can_prompt: bool
     let (mut errors, warnings, unpromptable) = check_keys(config, can_prompt);
     errors.extend(unpromptable);
     for line in render_all(path, &errors, &warnings) {
-        eprintln!("agentry: {line}");
+        crate::report(&line);
     }
 }
