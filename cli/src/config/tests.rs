@@ -297,3 +297,26 @@ fn the_example_in_docs_config_md_parses() {
     assert_eq!(c.keys[1].destinations.len(), 2);
     assert_eq!(c.keys[2].source, KeySource::Keyring("deploy".into()));
 }
+
+#[test]
+fn every_bad_value_is_reported_in_line_order() {
+    let e = errors(
+        "[[key]]\nfile = 7\nlifetime = \"x\"\n\n[agent]\nlifetime = 0\nbogus = true\n\n[[key]]\nfile = \"a\"\nkeyring = \"b\"\n",
+    );
+    let places: Vec<String> = e
+        .iter()
+        .map(|line| {
+            let rest = line.strip_prefix(&format!("{PATH}:")).unwrap();
+            rest.splitn(3, ':').take(2).collect::<Vec<_>>().join(":")
+        })
+        .collect();
+    assert_eq!(places, ["2:8", "3:12", "6:12", "7:1", "9:1"], "{e:?}");
+}
+
+#[test]
+fn a_syntax_error_stops_before_values_and_every_one_is_reported() {
+    let e = errors("[agent\nlifetime = 0\n[confirm]\nall = tru\n");
+    assert!(e.len() >= 2, "{e:?}");
+    assert!(e[0].starts_with(&format!("{PATH}:1:")), "{e:?}");
+    assert!(e.iter().all(|l| !l.contains("at least 1 second")), "{e:?}");
+}
