@@ -374,6 +374,25 @@ fn mkfifo(path: &Path) {
     assert!(status.success());
 }
 
+/// `inner` run with at most 1 GiB of address space and ended after two minutes, so that a
+/// regression (reading /dev/zero without end, waiting on a FIFO) fails this test instead of
+/// exhausting the machine or hanging it. Neither limit is near what a working command uses.
+fn guarded(inner: &Command) -> Command {
+    let mut command = Command::new("timeout");
+    command
+        .args(["120", "sh", "-c", "ulimit -v 1048576 && exec \"$0\" \"$@\""])
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .stdin(Stdio::null());
+    for (name, value) in inner.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    command
+}
+
 #[test]
 fn files_that_are_not_key_files_are_refused_before_reading() {
     let dir = private_tempdir();
@@ -399,12 +418,12 @@ fn files_that_are_not_key_files_are_refused_before_reading() {
             &["remove"],
             &["keyring", "import"],
         ] {
-            let out = run(agent.agentry().args(args).arg(path));
+            let out = run(&mut guarded(agent.agentry().args(args).arg(path)));
             says(&out, 1, &said);
         }
         // The config file too, for every command that reads it.
         for args in [&["config", "check"][..], &["start", "-D"]] {
-            let out = run(agentry().arg("--config").arg(path).args(args));
+            let out = run(&mut guarded(agentry().arg("--config").arg(path).args(args)));
             says(&out, 1, &said);
         }
     }
