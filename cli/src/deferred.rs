@@ -3,6 +3,7 @@
 //! `add-key-file@agentry` for OpenSSH and PEM files), `agentry reencrypt` drops decrypted copies
 //! again, and `agentry list` marks such keys the way Pageant does.
 
+use crate::agent_state::{refusal, AgentState, HOW_TO_PROMPT};
 use crate::keys::{connect, resolve_blobs, Client};
 use crate::{Failure, Outcome};
 use agentry_core::keyfile::KeyFormat;
@@ -17,7 +18,7 @@ use std::path::Path;
 #[derive(Debug, Args)]
 pub(crate) struct ReencryptArgs {
     /// Every key that has an encrypted form.
-    #[arg(long, conflicts_with = "keys", required_unless_present = "keys")]
+    #[arg(long, conflicts_with = "keys")]
     all: bool,
     /// Key files (their .pub is used when present) or fingerprints (SHA256:… or MD5:…).
     #[arg(value_name = "FILE|FINGERPRINT")]
@@ -61,7 +62,7 @@ pub(crate) fn add_encrypted(
         ))
     };
     if client.request(&Request::Extension(extension))? != Response::Success {
-        return Err(refused());
+        return Err(encrypted_refusal(client, &name.to_string())?);
     }
     let shown = String::from_utf8_lossy(&comment);
     eprintln!("Identity added, encrypted until first use: {name} ({shown})");
@@ -93,8 +94,33 @@ pub(crate) fn add_encrypted(
     Ok(true)
 }
 
+/// Why the agent refused to hold `name` encrypted, as far as it can be established.
+fn encrypted_refusal(client: &mut Client, name: &str) -> Result<Failure, Failure> {
+    let state = AgentState::probe(client)?;
+    Ok(Failure::new(if let Some(reason) = state.lock_reason() {
+        format!("cannot add {name}: {reason}")
+    } else {
+        match state.can_prompt {
+            Some(false) => format!(
+                "cannot hold {name} encrypted: the agent has no way to ask for its passphrase at first use (no prompter); {HOW_TO_PROMPT}, or add it decrypted now without --encrypted"
+            ),
+            Some(true) => format!("the agent refused to hold {name} encrypted (its log says why)"),
+            None => format!(
+                "the agent refused to hold {name} encrypted (does it support deferred decryption? `agentry query` lists what it does)"
+            ),
+        }
+    }))
+}
+
 /// `agentry reencrypt`.
 pub(crate) fn reencrypt(args: &ReencryptArgs) -> Outcome {
+    if !args.all && args.keys.is_empty() {
+        return Err(Failure {
+            code: 2,
+            message: "reencrypt needs the keys to re-encrypt (key files or fingerprints), or --all"
+                .to_owned(),
+        });
+    }
     let mut client = connect()?;
     if args.all {
         let reply = client.request(&Request::Extension(Extension::ReencryptAll))?;
@@ -105,7 +131,9 @@ pub(crate) fn reencrypt(args: &ReencryptArgs) -> Outcome {
                 );
                 Ok(())
             }
-            Err(_) => Err(Failure::new(
+            Err(_) => Err(refusal(
+                &mut client,
+                "re-encrypt",
                 "no key could be re-encrypted (none has an encrypted form)",
             )),
         };
@@ -120,7 +148,12 @@ pub(crate) fn reencrypt(args: &ReencryptArgs) -> Outcome {
         if done {
             eprintln!("Key re-encrypted: {key}");
         } else {
-            eprintln!("agentry: {key}: not re-encrypted (the agent holds no encrypted form of it)");
+            let failure = refusal(
+                &mut client,
+                &format!("re-encrypt {key}"),
+                "the agent holds no encrypted form of it",
+            );
+            crate::report(&failure.message);
             outcome = Err(Failure::new(""));
         }
     }

@@ -3,6 +3,7 @@
 //! ssh-add does (`256 SHA256:… comment (ED25519)`). Private keys are read by `keyload`.
 
 use agentry_core::keyfile::KeyFile;
+use agentry_platform::small_file::{read_small_text, KEY_FILE_LIMIT};
 use base64ct::Encoding;
 use md5::Digest;
 use ssh_encoding::{Decode, Encode};
@@ -22,7 +23,7 @@ pub(crate) fn read_certificate_for(path: &Path) -> Option<(PathBuf, Certificate)
     let mut cert_path = path.as_os_str().to_owned();
     cert_path.push("-cert.pub");
     let cert_path = PathBuf::from(cert_path);
-    let text = std::fs::read_to_string(&cert_path).ok()?;
+    let text = read_small_text(&cert_path, KEY_FILE_LIMIT).ok()?;
     let cert = Certificate::from_openssh(text.trim()).ok()?;
     Some((cert_path, cert))
 }
@@ -32,10 +33,11 @@ pub(crate) fn read_certificate_for(path: &Path) -> Option<(PathBuf, Certificate)
 pub(crate) fn read_public_key(path: &Path) -> Result<PublicKey, String> {
     let mut pub_path = path.as_os_str().to_owned();
     pub_path.push(".pub");
-    if let Ok(key) = PublicKey::read_openssh_file(Path::new(&pub_path)) {
+    if let Some(key) = read_public_file(Path::new(&pub_path)) {
         return Ok(key);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text =
+        read_small_text(path, KEY_FILE_LIMIT).map_err(|e| format!("{}: {e}", path.display()))?;
     if let Ok(key) = PublicKey::from_openssh(text.trim()) {
         return Ok(key);
     }
@@ -49,6 +51,12 @@ pub(crate) fn read_public_key(path: &Path) -> Result<PublicKey, String> {
                 path.display()
             )
         })
+}
+
+/// The public key in an OpenSSH `.pub` file, if `path` is a small regular file holding one.
+pub(crate) fn read_public_file(path: &Path) -> Option<PublicKey> {
+    let text = read_small_text(path, KEY_FILE_LIMIT).ok()?;
+    PublicKey::from_openssh(text.trim()).ok()
 }
 
 /// The plain public key inside an identity blob (a certificate's subject key for certs).
@@ -89,7 +97,15 @@ pub(crate) fn describe(blob: &[u8], comment: &[u8], hash: FingerprintHash) -> St
             "ECDSA",
         ),
         KeyData::Rsa(k) => (mpint_bits(k.n().as_positive_bytes().unwrap_or(&[])), "RSA"),
-        _ => (0, "UNKNOWN"),
+        KeyData::Dsa(k) => (mpint_bits(k.p().as_positive_bytes().unwrap_or(&[])), "DSA"),
+        KeyData::SkEcdsaSha2NistP256(_) => (256, "ECDSA-SK"),
+        KeyData::SkEd25519(_) => (256, "ED25519-SK"),
+        // A type this build does not know: its name, and no size (ssh-add's "UNKNOWN" says less).
+        other => {
+            let cert = if is_cert { " certificate" } else { "" };
+            let fp = fingerprint(blob, hash).unwrap_or_default();
+            return format!("? {fp} {comment} ({}{cert})", other.algorithm());
+        }
     };
     let cert = if is_cert { "-CERT" } else { "" };
     let fp = fingerprint(blob, hash).unwrap_or_default();

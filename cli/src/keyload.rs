@@ -6,7 +6,7 @@
 use crate::passphrase::read_passphrase;
 use agentry_core::keyfile::{KdfLimits, KeyFile, KeyFileError};
 use agentry_core::keys::PrivateKey;
-use std::io::Read;
+use agentry_platform::small_file::{read_small_file, KEY_FILE_LIMIT};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -18,6 +18,29 @@ const TRIES: usize = 3;
 pub(crate) fn read_private_key(path: &Path) -> Result<(PrivateKey, String), String> {
     let keyfile = open(path)?;
     let loaded = decrypt(&keyfile, path, None)?;
+    Ok((loaded.key, loaded.comment))
+}
+
+/// Reads a private key from standard input (`agentry add -`, as `ssh-add -`), at most
+/// [`KEY_FILE_LIMIT`] bytes; it is named `(stdin)` and its passphrase cannot come from there.
+pub(crate) fn read_private_key_from_stdin() -> Result<(PrivateKey, String), String> {
+    use std::io::Read;
+    let name = "(stdin)";
+    crate::passphrase::mark_stdin_taken();
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .lock()
+        .take(KEY_FILE_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{name}: {e}"))?;
+    if bytes.len() as u64 > KEY_FILE_LIMIT {
+        return Err(format!(
+            "{name}: larger than {} KiB, far larger than any key",
+            KEY_FILE_LIMIT / 1024
+        ));
+    }
+    let keyfile = KeyFile::parse(&bytes).map_err(|e| describe(name, e))?;
+    let loaded = decrypt(&keyfile, Path::new(name), None)?;
     Ok((loaded.key, loaded.comment))
 }
 
@@ -40,10 +63,7 @@ pub(crate) fn open(path: &Path) -> Result<KeyFile, String> {
 /// [`open`], also returning the bytes that were parsed (to send the file itself).
 fn open_with_bytes(path: &Path) -> Result<(KeyFile, Zeroizing<Vec<u8>>), String> {
     let name = path.display().to_string();
-    let mut file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
-    let mut bytes = Zeroizing::new(Vec::new());
-    file.read_to_end(&mut bytes)
-        .map_err(|e| format!("{name}: {e}"))?;
+    let (file, bytes) = read_key_file(path)?;
     let parsed = KeyFile::parse(&bytes);
     // A public key given by mistake is said to be one, whatever its (usual 0644) mode.
     if !matches!(parsed, Err(KeyFileError::PublicKeyOnly)) {
@@ -51,6 +71,12 @@ fn open_with_bytes(path: &Path) -> Result<(KeyFile, Zeroizing<Vec<u8>>), String>
     }
     let parsed = parsed.map_err(|e| describe(&name, e))?;
     Ok((parsed, bytes))
+}
+
+/// The bytes of a key file (or its `.pub`, or certificate) if it is a regular file of at most
+/// [`KEY_FILE_LIMIT`] bytes; the error names the file.
+pub(crate) fn read_key_file(path: &Path) -> Result<(std::fs::File, Zeroizing<Vec<u8>>), String> {
+    read_small_file(path, KEY_FILE_LIMIT).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Decrypts `keyfile` (read from `path`): with no passphrase if it needs none, else with
@@ -100,10 +126,15 @@ fn ask_and_decrypt(
     name: &str,
 ) -> Result<(Decrypted, Option<Zeroizing<String>>, bool), String> {
     let mut prompt = format!("Enter passphrase for {name}: ");
-    for _ in 0..TRIES {
-        let passphrase = read_passphrase(&prompt)?;
+    for tried in 0..TRIES {
+        let passphrase = read_passphrase(&prompt).map_err(|e| format!("{name}: {e}"))?;
         if passphrase.is_empty() {
-            break;
+            // As ssh-add: an empty answer stops asking.
+            return Err(if tried == 0 {
+                format!("{name}: no passphrase given (the answer was empty); the key is encrypted")
+            } else {
+                format!("{name}: incorrect passphrase, then an empty answer")
+            });
         }
         match attempt(&passphrase) {
             Err(KeyFileError::WrongPassphrase) => {}
@@ -139,7 +170,9 @@ fn check_permissions(file: &std::fs::File, name: &str) -> Result<(), String> {
         return Ok(());
     }
     warn_too_open(&format!("Permissions 0{mode:03o} for '{name}'"));
-    Err(format!("bad permissions: ignore key: {name}"))
+    Err(format!(
+        "{name}: mode 0{mode:03o} is too open (others may read it); `chmod 600 {name}` and add it again"
+    ))
 }
 
 /// Refuses a key file others may open, by Win32-OpenSSH's rule and with its words.
@@ -147,7 +180,7 @@ fn check_permissions(file: &std::fs::File, name: &str) -> Result<(), String> {
 fn check_permissions(file: &std::fs::File, name: &str) -> Result<(), String> {
     agentry_platform::windows::file_access::check_private_file(file).map_err(|why| {
         warn_too_open(&format!("Permissions for '{name}'"));
-        format!("bad permissions ({why}): ignore key: {name}")
+        format!("{name}: others may open it ({why}); allow only your account and add it again")
     })
 }
 
@@ -207,7 +240,7 @@ pub(crate) fn read_held(path: &Path) -> Result<HeldFile, String> {
     let (file, bytes) = open_with_bytes(path)?;
     let mut pub_path = path.as_os_str().to_owned();
     pub_path.push(".pub");
-    let pub_file = ssh_key::PublicKey::read_openssh_file(Path::new(&pub_path)).ok();
+    let pub_file = crate::keyfiles::read_public_file(Path::new(&pub_path));
     if let (Some(shown), Some(public)) = (file.public_key(), &pub_file) {
         if shown != public.key_data() {
             return Err(format!("{name}: its .pub file is for another key"));

@@ -98,7 +98,7 @@ fn list(store: &KeyringStore) -> Outcome {
                 stored.comment
             ),
             Err(e) => {
-                eprintln!("agentry: {e}");
+                crate::report(&e.to_string());
                 outcome = Err(Failure::new(""));
             }
         }
@@ -148,7 +148,7 @@ pub(crate) fn read_remembering(path: &Path) -> Result<(AgentKey, String), Failur
     };
     let store = KeyringStore::os();
     let remembered = store.recall_passphrase(&fingerprint).unwrap_or_else(|e| {
-        eprintln!("agentry: {e}");
+        crate::report(&e.to_string());
         None
     });
     let had_one = remembered.is_some();

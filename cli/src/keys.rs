@@ -1,21 +1,19 @@
-//! The client commands, ssh-add style, against the agent `SSH_AUTH_SOCK` names: `list`, `add`,
-//! `remove`, `remove-all`, `lock`, `unlock`, `query` and `status`. Messages go to stderr like
-//! ssh-add's; listings go to stdout.
+//! The key commands, ssh-add style, against the agent `SSH_AUTH_SOCK` names: `list`, `add`,
+//! `remove` and `remove-all` (`lock`, `unlock`, `query` and `status` are in `agent_commands`).
+//! Messages go to stderr like ssh-add's; listings go to stdout. A refusal names its cause only
+//! as far as `agent_state` establishes it.
 
+use crate::agent_state::{refusal, AgentState, Lock, HOW_TO_PROMPT};
 use crate::keyfiles::{self, FingerprintHash};
 use crate::keyload;
 use crate::lifetime::parse_lifetime;
-use crate::passphrase::read_passphrase;
 use crate::{Failure, Outcome};
 use agentry_core::keys::PrivateKey as AgentKey;
-use agentry_core::proto::{
-    AddIdentity, Constraint, Extension, Identity, QueryReply, Request, Response,
-};
+use agentry_core::proto::{AddIdentity, Constraint, Identity, Request, Response};
 use agentry_platform::client::AgentClient;
 use clap::Args;
 use ssh_encoding::Encode;
 use std::path::PathBuf;
-use zeroize::Zeroizing;
 
 #[cfg(unix)]
 pub(crate) type Client = AgentClient<std::os::unix::net::UnixStream>;
@@ -66,8 +64,10 @@ pub(crate) struct AddArgs {
     /// Add the key stored in the OS keyring under NAME (`agentry keyring import`); repeatable.
     #[arg(long = "keyring", value_name = "NAME")]
     keyring: Vec<String>,
-    /// Private key files: OpenSSH, PuTTY PPK, PEM (PKCS#1, SEC1) or PKCS#8, encrypted or not.
-    #[arg(required_unless_present = "keyring", value_name = "FILE")]
+    /// Private key files: OpenSSH, PuTTY PPK, PEM (PKCS#1, SEC1) or PKCS#8, encrypted or not;
+    /// `-` reads one from standard input. None (and no --keyring): ~/.ssh/id_rsa, id_ecdsa and
+    /// id_ed25519, those that exist, as ssh-add.
+    #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
 }
 
@@ -86,7 +86,7 @@ pub(crate) fn connect() -> Result<Client, agentry_platform::client::ClientError>
     return crate::daemon::connect();
 }
 
-fn identities(client: &mut Client) -> Result<Vec<Identity>, Failure> {
+pub(crate) fn identities(client: &mut Client) -> Result<Vec<Identity>, Failure> {
     match client.request(&Request::RequestIdentities)? {
         Response::Identities(ids) => Ok(ids),
         _ => Err(Failure::new(format!(
@@ -100,6 +100,11 @@ pub(crate) fn list(args: &ListArgs) -> Outcome {
     let mut client = connect()?;
     let ids = identities(&mut client)?;
     if ids.is_empty() {
+        if AgentState::probe(&mut client)?.lock == Lock::Locked {
+            return Err(Failure::new(
+                "the agent is locked: it lists no identities until `agentry unlock`",
+            ));
+        }
         println!("The agent has no identities.");
         return Err(Failure::new(""));
     }
@@ -123,6 +128,11 @@ pub(crate) fn list(args: &ListArgs) -> Outcome {
 }
 
 pub(crate) fn add(args: &AddArgs) -> Outcome {
+    let files = if args.files.is_empty() && args.keyring.is_empty() {
+        default_key_files()?
+    } else {
+        args.files.clone()
+    };
     let mut client = connect()?;
     let mut constraints = Vec::new();
     if let Some(life) = args.lifetime {
@@ -155,7 +165,7 @@ pub(crate) fn add(args: &AddArgs) -> Outcome {
             if e.code == 2 {
                 return Err(e);
             }
-            eprintln!("agentry: {}", e.message);
+            crate::report(&e.message);
             failed = Some(Failure::new(""));
         }
         Ok(())
@@ -163,7 +173,7 @@ pub(crate) fn add(args: &AddArgs) -> Outcome {
     for name in &args.keyring {
         note(add_keyring(&mut client, name, &constraints))?;
     }
-    for file in &args.files {
+    for file in &files {
         note(add_one_file(&mut client, file, args, &constraints))?;
     }
     if let Some(life) = args.lifetime.filter(|_| failed.is_none()) {
@@ -175,6 +185,27 @@ pub(crate) fn add(args: &AddArgs) -> Outcome {
     failed.map_or(Ok(()), Err)
 }
 
+/// The key files `ssh-add` adds when given none, those that exist (agentry reads no DSA,
+/// XMSS or security-key files, so those are not looked for).
+fn default_key_files() -> Result<Vec<PathBuf>, Failure> {
+    const NAMES: [&str; 3] = ["id_rsa", "id_ecdsa", "id_ed25519"];
+    let home = directories::BaseDirs::new()
+        .map(|dirs| dirs.home_dir().join(".ssh"))
+        .ok_or_else(|| Failure::new("no key files given, and no home directory to look in"))?;
+    let found: Vec<PathBuf> = NAMES
+        .iter()
+        .map(|name| home.join(name))
+        .filter(|path| path.exists())
+        .collect();
+    if found.is_empty() {
+        return Err(Failure::new(format!(
+            "no key files given, and none of {0}/id_rsa, {0}/id_ecdsa, {0}/id_ed25519 exist: give key files (`agentry add FILE`, `-` for standard input) or `--keyring NAME`",
+            home.display()
+        )));
+    }
+    Ok(found)
+}
+
 /// Adds one file: held encrypted until first use with `--encrypted` (its passphrase checked and
 /// kept in the keyring first with `--remember`), else decrypted now.
 fn add_one_file(
@@ -183,6 +214,18 @@ fn add_one_file(
     args: &AddArgs,
     constraints: &[Constraint],
 ) -> Outcome {
+    if file.as_os_str() == "-" {
+        if args.encrypted || args.remember {
+            return Err(Failure::new(
+                "`-` (a key on standard input) cannot be held encrypted or remembered: give its file",
+            ));
+        }
+        let (key, shown) = keyload::read_private_key_from_stdin().map_err(Failure::new)?;
+        send_add(client, key, shown.as_bytes(), constraints)
+            .map_err(|e| add_refusal(client, e, &format!("(stdin) ({shown})"), constraints))?;
+        eprintln!("Identity added: (stdin) ({shown})");
+        return Ok(());
+    }
     if args.encrypted {
         if args.remember {
             crate::keyring::read_remembering(file)?;
@@ -198,9 +241,11 @@ fn add_one_file(
 fn add_keyring(client: &mut Client, name: &str, constraints: &[Constraint]) -> Outcome {
     let (key, comment) = crate::keyring::load(name)?;
     send_add(client, key, comment.as_bytes(), constraints).map_err(|e| {
-        with_message(
+        add_refusal(
+            client,
             e,
-            format!("the agent refused to add keyring key {name} ({comment})"),
+            &format!("keyring key {name} ({comment})"),
+            constraints,
         )
     })?;
     eprintln!("Identity added: keyring {name} ({comment})");
@@ -222,33 +267,41 @@ fn add_file(
     let comment = shown.as_bytes().to_vec();
     let keypair = plain.keypair().clone();
     send_add(client, plain, &comment, constraints)
-        .map_err(|e| with_message(e, format!("the agent refused to add {name} ({shown})")))?;
+        .map_err(|e| add_refusal(client, e, &format!("{name} ({shown})"), constraints))?;
     eprintln!("Identity added: {name} ({shown})");
     if let Some((cert_path, cert)) = keyfiles::read_certificate_for(file) {
         let key_id = cert.key_id().to_owned();
         let certified = AgentKey::new(keypair, Some(cert))
             .map_err(|e| Failure::new(format!("{}: {e}", cert_path.display())))?;
         send_add(client, certified, &comment, constraints).map_err(|e| {
-            with_message(
-                e,
-                format!(
-                    "the agent refused to add certificate {}",
-                    cert_path.display()
-                ),
-            )
+            let what = format!("certificate {}", cert_path.display());
+            add_refusal(client, e, &what, constraints)
         })?;
         eprintln!("Certificate added: {} ({key_id})", cert_path.display());
     }
     Ok(())
 }
 
-/// Keeps a transport failure's own message and exit code; replaces a refusal's message.
-fn with_message(e: Failure, refused: String) -> Failure {
-    if e.message.is_empty() {
-        Failure::new(refused)
-    } else {
-        e
+/// Keeps a transport failure's own message and exit code; says why the agent refused an add
+/// of `what` when that can be established (locked, or `-c` without a prompter).
+fn add_refusal(client: &mut Client, e: Failure, what: &str, constraints: &[Constraint]) -> Failure {
+    if !e.message.is_empty() {
+        return e;
     }
+    let state = match AgentState::probe(client) {
+        Ok(state) => state,
+        Err(e) => return e,
+    };
+    if let Some(reason) = state.lock_reason() {
+        return Failure::new(format!("cannot add {what}: {reason}"));
+    }
+    if constraints.contains(&Constraint::Confirm) && state.can_prompt == Some(false) {
+        return Failure::new(format!(
+            "cannot add {what} with -c: the agent has no way to ask for confirmation (no \
+             prompter); {HOW_TO_PROMPT}"
+        ));
+    }
+    Failure::new(format!("the agent refused to add {what}"))
 }
 
 fn send_add(
@@ -277,7 +330,7 @@ pub(crate) fn remove(args: &RemoveArgs) -> Outcome {
             if e.code == 2 {
                 return Err(e);
             }
-            eprintln!("agentry: {}", e.message);
+            crate::report(&e.message);
             outcome = Err(Failure::new(""));
         }
     }
@@ -287,20 +340,29 @@ pub(crate) fn remove(args: &RemoveArgs) -> Outcome {
 fn remove_one(client: &mut Client, key: &str) -> Outcome {
     let blobs = resolve_blobs(client, key)?;
     let mut removed = false;
-    for blob in blobs {
+    for blob in &blobs {
         removed |= matches!(
-            client.request(&Request::RemoveIdentity { key_blob: blob })?,
+            client.request(&Request::RemoveIdentity {
+                key_blob: blob.clone()
+            })?,
             Response::Success
         );
     }
     if removed {
         eprintln!("Identity removed: {key}");
-        Ok(())
-    } else {
-        Err(Failure::new(format!(
-            "could not remove identity {key}: the agent does not hold it"
-        )))
+        return Ok(());
     }
+    let held = identities(client)?;
+    if held.iter().any(|id| blobs.contains(&id.key_blob)) {
+        return Err(Failure::new(format!(
+            "the agent refused to remove {key} (it holds it; a key restricted with -h can be removed only where it may be used)"
+        )));
+    }
+    Err(refusal(
+        client,
+        &format!("remove {key}"),
+        "the agent does not hold it",
+    ))
 }
 
 /// The identity blobs a key argument names: a fingerprint matched against the agent's
@@ -314,9 +376,11 @@ pub(crate) fn resolve_blobs(client: &mut Client, key: &str) -> Result<Vec<Vec<u8
             .map(|id| id.key_blob)
             .collect();
         if found.is_empty() {
-            return Err(Failure::new(format!(
-                "no identity with fingerprint {key} in the agent"
-            )));
+            return Err(refusal(
+                client,
+                &format!("find {key}"),
+                "the agent holds no identity with that fingerprint",
+            ));
         }
         found
     } else {
@@ -351,91 +415,9 @@ pub(crate) fn remove_all() -> Outcome {
             eprintln!("All identities removed.");
             Ok(())
         }
-        _ => Err(Failure::new(format!(
-            "the agent at {} refused to remove all identities",
-            client.name().display()
-        ))),
-    }
-}
-
-pub(crate) fn lock(locking: bool) -> Outcome {
-    let mut client = connect()?;
-    let passphrase = if locking {
-        let first = read_passphrase("Enter lock password: ").map_err(Failure::new)?;
-        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-            let again = read_passphrase("Again: ").map_err(Failure::new)?;
-            if *first != *again {
-                return Err(Failure::new("passwords do not match"));
-            }
+        _ => {
+            let refused = format!("the agent at {} refused", client.name().display());
+            Err(refusal(&mut client, "remove all identities", &refused))
         }
-        first
-    } else {
-        read_passphrase("Enter lock password: ").map_err(Failure::new)?
-    };
-    let passphrase = Zeroizing::new(passphrase.as_bytes().to_vec());
-    let request = if locking {
-        Request::Lock { passphrase }
-    } else {
-        Request::Unlock { passphrase }
-    };
-    let (done, verb) = if locking {
-        ("Agent locked.", "lock")
-    } else {
-        ("Agent unlocked.", "unlock")
-    };
-    match client.request(&request)? {
-        Response::Success => {
-            eprintln!("{done}");
-            Ok(())
-        }
-        _ => Err(Failure::new(format!(
-            "failed to {verb} the agent at {}",
-            client.name().display()
-        ))),
     }
-}
-
-/// The extension names the agent reports, or `None` when it refuses `query`.
-fn extensions(client: &mut Client) -> Result<Option<Vec<String>>, Failure> {
-    let reply = client.request(&Request::Extension(Extension::Query))?;
-    Ok(QueryReply::decode(&reply).ok().map(|q| q.names))
-}
-
-pub(crate) fn query() -> Outcome {
-    let mut client = connect()?;
-    match extensions(&mut client)? {
-        Some(names) => {
-            names.iter().for_each(|n| println!("{n}"));
-            Ok(())
-        }
-        None => Err(Failure::new(format!(
-            "the agent at {} does not answer the query extension (it may be locked)",
-            client.name().display()
-        ))),
-    }
-}
-
-pub(crate) fn status() -> Outcome {
-    let mut client = connect()?;
-    let ids = identities(&mut client)?;
-    let extensions = extensions(&mut client)?;
-    println!("socket: {}", client.name().display());
-    if let Ok(pid) = std::env::var("SSH_AGENT_PID") {
-        println!("pid: {pid}");
-    }
-    // agentry answers nothing but listing, unlock and session-bind while locked.
-    let locked = extensions.is_none() && ids.is_empty();
-    println!(
-        "state: {}",
-        if locked {
-            "locked or not agentry"
-        } else {
-            "running"
-        }
-    );
-    println!("identities: {}", ids.len());
-    if let Some(names) = extensions {
-        println!("extensions: {}", names.join(", "));
-    }
-    Ok(())
 }

@@ -5,8 +5,12 @@ use std::time::Duration;
 
 /// Parses `spec` (`600`, `10m`, `1h30m`, `2d`) into a duration of at least one second.
 pub(crate) fn parse_lifetime(spec: &str) -> Result<Duration, String> {
-    let invalid =
-        || format!("invalid lifetime {spec:?} (use seconds or e.g. 1h30m, units s m h d w)");
+    let invalid = || {
+        format!("{spec:?} is not a lifetime: give seconds, or a number with units s m h d w, e.g. 1h30m")
+    };
+    if spec.trim().is_empty() {
+        return Err(invalid());
+    }
     let mut total: u64 = 0;
     let mut digits = String::new();
     for c in spec.trim().chars() {
@@ -33,8 +37,16 @@ pub(crate) fn parse_lifetime(spec: &str) -> Result<Duration, String> {
         let n: u64 = digits.parse().map_err(|_| invalid())?;
         total = total.checked_add(n).ok_or_else(invalid)?;
     }
-    if total == 0 || total > u64::from(u32::MAX) {
-        return Err(invalid());
+    if total == 0 {
+        return Err(format!(
+            "{spec:?}: a lifetime is at least 1 second (leave it out to keep keys until removed)"
+        ));
+    }
+    if total > u64::from(u32::MAX) {
+        return Err(format!(
+            "{spec:?}: a lifetime is at most {} seconds (about 136 years)",
+            u32::MAX
+        ));
     }
     Ok(Duration::from_secs(total))
 }

@@ -6,12 +6,15 @@
 #![forbid(unsafe_code)]
 
 mod agent_args;
+mod agent_commands;
+mod agent_state;
 mod config;
 mod confirm;
 mod daemon;
 mod deferred;
 mod destinations;
 mod generate;
+mod help;
 mod keyfiles;
 mod keyload;
 mod keyring;
@@ -27,7 +30,7 @@ use std::process::ExitCode;
 
 /// A cross-platform SSH agent, compatible with OpenSSH's ssh-agent protocol and tools.
 #[derive(Debug, Parser)]
-#[command(name = "agentry", version, propagate_version = true)]
+#[command(name = "agentry", version, propagate_version = true, after_help = help::EXAMPLES)]
 struct Cli {
     /// How client commands reach the agent: auto (SSH_AUTH_SOCK, else Pageant's pipe, else
     /// its WM_COPYDATA window), pipe (SSH_AUTH_SOCK or Pageant's pipe), copydata.
@@ -36,7 +39,7 @@ struct Cli {
     transport: daemon::Transport,
     /// Configuration file (default: $AGENTRY_CONFIG, else config.toml in the platform's
     /// configuration directory; `agentry config path` prints it).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", display_order = 1000)]
     config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -45,15 +48,17 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the agent (in the background unless -D), printing shell commands like ssh-agent.
+    #[command(after_help = help::START_EXAMPLES)]
     Start(daemon::StartArgs),
     /// Stop the agent SSH_AGENT_PID names, printing shell commands to unset its variables.
+    #[command(after_help = help::STOP_EXAMPLES)]
     Stop(daemon::StopArgs),
     /// Show whether the agent SSH_AUTH_SOCK names answers, and what it holds.
     Status,
     /// List the agent's identities (fingerprints by default).
     List(keys::ListArgs),
     /// Add private key files (OpenSSH, PuTTY PPK, PEM) or keys from the OS keyring to the agent.
-    #[command(disable_help_flag = true)]
+    #[command(disable_help_flag = true, after_help = help::ADD_EXAMPLES)]
     Add(keys::AddArgs),
     /// Drop the decrypted copy of keys held encrypted (they ask for the passphrase again).
     Reencrypt(deferred::ReencryptArgs),
@@ -64,9 +69,17 @@ enum Command {
     Remove(keys::RemoveArgs),
     /// Remove every identity from the agent.
     RemoveAll,
-    /// Lock the agent with a passphrase.
+    /// Lock the agent with a passphrase (from askpass, the terminal or standard input).
+    ///
+    /// The passphrase is asked through SSH_ASKPASS when there is no terminal and a display (or
+    /// with SSH_ASKPASS_REQUIRE=force), else on the terminal (twice), else read as one line from
+    /// standard input. It may not be empty.
     Lock,
-    /// Unlock the agent.
+    /// Unlock the agent (passphrase from askpass, the terminal or standard input).
+    ///
+    /// The passphrase is asked through SSH_ASKPASS when there is no terminal and a display (or
+    /// with SSH_ASKPASS_REQUIRE=force), else on the terminal, else read as one line from
+    /// standard input.
     Unlock,
     /// List the protocol extensions the agent supports.
     Query,
@@ -85,6 +98,44 @@ enum Command {
     /// Print the man page (roff; scripts/man-page writes it to a file).
     #[command(hide = true)]
     ManPage,
+}
+
+/// Prints `agentry: MESSAGE` on stderr, in plain words: an OS error's ` (os error N)` suffix,
+/// which some error types still add, is left out.
+pub(crate) fn report(message: &str) {
+    eprintln!("agentry: {}", without_os_error_numbers(message));
+}
+
+fn without_os_error_numbers(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(" (os error ") {
+        let tail = &rest[at + " (os error ".len()..];
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && tail[digits..].starts_with(')') {
+            out.push_str(&rest[..at]);
+            rest = &tail[digits + 1..];
+        } else {
+            out.push_str(&rest[..at + 1]);
+            rest = &rest[at + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn os_error_numbers_are_left_out() {
+        use super::without_os_error_numbers as plain;
+        assert_eq!(plain("a: No such file (os error 2)"), "a: No such file");
+        assert_eq!(plain("x (os error 13): y (os error 1)"), "x: y");
+        assert_eq!(
+            plain("kept (os error x) (os error"),
+            "kept (os error x) (os error"
+        );
+    }
 }
 
 /// A failed command: one line for the user and the exit status.
@@ -115,8 +166,25 @@ impl From<agentry_platform::client::ClientError> for Failure {
 
 pub(crate) type Outcome = Result<(), Failure>;
 
+/// Parses the command line; clap's own errors, except that `agentry add -h` (ssh-add's
+/// destination option, not help) says where help is.
+fn parse() -> Cli {
+    Cli::try_parse().unwrap_or_else(|e| {
+        use clap::error::{ContextKind, ContextValue, ErrorKind};
+        let dest_missing = e.kind() == ErrorKind::InvalidValue
+            && matches!(e.get(ContextKind::InvalidArg), Some(ContextValue::String(arg)) if arg.starts_with("-h "));
+        if dest_missing {
+            eprintln!(
+                "error: -h takes a destination (HOST, USER@HOST or FROM>TO), as ssh-add -h does\n\nFor help, use `agentry add --help`."
+            );
+            std::process::exit(2);
+        }
+        e.exit()
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     #[cfg(windows)]
     daemon::choose_transport(cli.transport);
     let outcome = match cli.command {
@@ -124,16 +192,16 @@ fn main() -> ExitCode {
             config::load(cli.config.as_deref()).and_then(|config| daemon::start(args, config))
         }
         Command::Stop(args) => daemon::stop(&args),
-        Command::Status => keys::status(),
+        Command::Status => agent_commands::status(),
         Command::List(args) => keys::list(&args),
         Command::Add(args) => keys::add(&args),
         Command::Reencrypt(args) => deferred::reencrypt(&args),
         Command::Keyring(command) => keyring::run(&command),
         Command::Remove(args) => keys::remove(&args),
         Command::RemoveAll => keys::remove_all(),
-        Command::Lock => keys::lock(true),
-        Command::Unlock => keys::lock(false),
-        Command::Query => keys::query(),
+        Command::Lock => agent_commands::lock(true),
+        Command::Unlock => agent_commands::lock(false),
+        Command::Query => agent_commands::query(),
         Command::Config(args) => config::config_command(&args, cli.config.as_deref()),
         #[cfg(windows)]
         Command::OpensshConfig(args) => daemon::openssh_config(&args),
@@ -144,7 +212,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             if !failure.message.is_empty() {
-                eprintln!("agentry: {}", failure.message);
+                report(&failure.message);
             }
             ExitCode::from(failure.code)
         }

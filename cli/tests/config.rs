@@ -155,14 +155,30 @@ fn config_check_reads_key_files_without_decrypting() {
         dir.path(),
         "[[key]]\nfile = \"ecdsa-p256\"\n\n[[key]]\nfile = \"ed25519-encrypted.ppk\"\nencrypted = true\n\n[[key]]\nfile = \"rsa-2048-encrypted\"\n",
     );
-    // No askpass anywhere: nothing may be asked.
+    // No askpass anywhere: nothing may be asked, and the encrypted keys are said to need a
+    // prompt the agent started here would not have.
     let out = check(&config);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(text(&out.stdout), "config OK: 3 keys\n");
     assert!(
         stderr.contains(&format!("{}:8:1: warning: ", config.display()))
-            && stderr.contains("is encrypted"),
+            && stderr.contains("rsa-2048-encrypted: an encrypted key needs a prompt"),
+        "{stderr}"
+    );
+    // With one, the key not marked `encrypted = true` is said to be held encrypted.
+    let yes = script(&dir.path().join("yes"), "exit 0");
+    let out = run(agentry()
+        .args(["config", "check", "--config"])
+        .arg(&config)
+        .env("SSH_ASKPASS", &yes)
+        .env("SSH_ASKPASS_REQUIRE", "force"));
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("{}:8:1: warning: ", config.display()))
+            && stderr.contains("is encrypted")
+            && stderr.lines().count() == 1,
         "{stderr}"
     );
     // A public key is not a private key.
@@ -190,7 +206,7 @@ fn start_refuses_a_broken_config_and_names_the_line() {
     let stderr = text(&out.stderr);
     assert!(
         stderr.starts_with(&format!(
-            "{}:2:12: invalid lifetime \"soon\"",
+            "{}:2:12: \"soon\" is not a lifetime",
             config.display()
         )),
         "{stderr}"

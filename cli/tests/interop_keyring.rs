@@ -298,12 +298,12 @@ fn a_remembered_passphrase_is_used_then_forgotten() {
             assert_eq!(again.status.code(), Some(1));
             assert!(text(&again.stderr).contains("no passphrase remembered"));
 
-            // Forgotten: with nothing typed, the empty passphrase fails.
+            // Forgotten: with nothing typed, the passphrase cannot be asked for.
             let agent = TestAgent::start();
             let out = add(&agent, None);
             assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
             assert!(
-                text(&out.stderr).contains("incorrect passphrase"),
+                text(&out.stderr).contains("cannot ask for a passphrase"),
                 "{}",
                 describe(&out)
             );

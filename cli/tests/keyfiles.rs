@@ -253,7 +253,7 @@ fn key_file_others_can_read_is_refused_with_openssh_warning() {
 Permissions 0644 for '{name}' are too open.
 It is required that your private key files are NOT accessible by others.
 This private key will be ignored.
-agentry: bad permissions: ignore key: {name}
+agentry: {name}: mode 0644 is too open (others may read it); `chmod 600 {name}` and add it again
 "
     );
     assert_eq!(text(&refused.stderr), expected);

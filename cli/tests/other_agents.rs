@@ -173,14 +173,15 @@ fn client_commands_drive_putty_pageant() {
         "{left}"
     );
 
-    // Pageant cannot be locked: agentry says so in one line naming the socket.
+    // Pageant cannot be locked: agentry says it refused, in one line naming the socket (it
+    // answers `query`, so it is not already locked).
     let lock = agentry_at(&socket, &["lock"], "sesame\n");
     assert_eq!(lock.status.code(), Some(1), "{}", describe(&lock));
     let err = text(&lock.stderr);
     assert_eq!(
         err,
         format!(
-            "agentry: failed to lock the agent at {}\n",
+            "agentry: the agent at {} refused to lock\n",
             socket.display()
         )
     );

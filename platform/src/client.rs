@@ -29,7 +29,12 @@ impl core::fmt::Display for ClientError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::NoSocket => f.write_str("cannot reach the agent: SSH_AUTH_SOCK is not set"),
-            Self::Connect(p, e) => write!(f, "cannot reach the agent at {}: {e}", p.display()),
+            Self::Connect(p, e) => write!(
+                f,
+                "cannot reach the agent at {}: {}",
+                p.display(),
+                crate::small_file::plain_io_error(e)
+            ),
             Self::Protocol(p, why) => {
                 write!(
                     f,

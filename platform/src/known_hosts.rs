@@ -53,12 +53,15 @@ pub fn default_files() -> Vec<PathBuf> {
     files
 }
 
+/// The largest known_hosts file read (a FIFO or a device is skipped too).
+const KNOWN_HOSTS_LIMIT: u64 = 64 << 20;
+
 /// The entries of the known_hosts `files` that exist and can be read (others are skipped, as
 /// OpenSSH skips them).
 pub fn read_files(files: &[PathBuf]) -> KnownHosts {
     let mut hosts = KnownHosts::default();
     for file in files {
-        if let Ok(text) = std::fs::read_to_string(file) {
+        if let Ok(text) = crate::small_file::read_small_text(file, KNOWN_HOSTS_LIMIT) {
             hosts.add(&text);
         }
     }

@@ -2,8 +2,9 @@
 //! transports that carry agent messages to and from [`agentry_core::Agent`] (the Unix socket,
 //! the Windows named pipe and Pageant's WM_COPYDATA window), process hardening, daemon support,
 //! the clock that counts suspended time ([`clock`]), the OS keyring ([`keyring`]), the small
-//! synchronous client that agentry's own commands use to talk to a running agent, and naming
-//! forwarding hops on prompts from the user's known_hosts files.
+//! synchronous client that agentry's own commands use to talk to a running agent, bounded
+//! reading of the small files it is given by name ([`small_file`]), and naming forwarding hops
+//! on prompts from the user's known_hosts files.
 
 // The workspace denies `unsafe`; this crate is where the few necessary OS calls live, each with
 // a `// SAFETY:` comment.
@@ -15,6 +16,7 @@ pub mod frame_io;
 pub mod keyring;
 pub mod known_hosts;
 pub mod serve;
+pub mod small_file;
 pub mod threads;
 mod turns;
 

@@ -1,7 +1,9 @@
 //! `agentry config check` (is the file usable: its syntax, every value, and every key file it
-//! names, read without decrypting) and `agentry config path` (which file is in use).
+//! names, read without decrypting; every error in line order, with the warnings `agentry start`
+//! would print here, such as keys that need a prompt the agent would not have) and `agentry config path` (which file is in use).
 
 use super::keys::render_all;
+use super::keys::start_can_prompt;
 use super::{check_keys, load, locate};
 use crate::{Failure, Outcome};
 use clap::Subcommand;
@@ -33,8 +35,10 @@ fn check(cli_path: Option<&Path>) -> Outcome {
         println!("config OK: no file at {} (defaults)", path.display());
         return Ok(());
     };
-    // Whether the agent will be able to prompt depends on where it runs: not checked here.
-    let (errors, warnings) = check_keys(&config, true);
+    // Keys that need a prompt the agent would not have: what `agentry start` run in this
+    // environment would print, as warnings (the agent started elsewhere may have one).
+    let (errors, mut warnings, unpromptable) = check_keys(&config, start_can_prompt(&config));
+    warnings.extend(unpromptable);
     for line in render_all(&path, &errors, &warnings) {
         eprintln!("{line}");
     }

@@ -19,12 +19,31 @@ enum Ready {
     Encrypted(HeldFile),
 }
 
+/// Whether an agent `agentry start` started in this environment would have a prompter: the
+/// config's askpass or terminal backend, else `SSH_ASKPASS` by OpenSSH's rules (Unix); the
+/// Windows dialog is always there.
+pub(crate) fn start_can_prompt(config: &Config) -> bool {
+    #[cfg(unix)]
+    return config.askpass.is_some()
+        || matches!(config.backend, Some((_, super::Backend::Terminal)))
+        || agentry_platform::unix::askpass::AskpassPrompter::from_env().is_some();
+    #[cfg(not(unix))]
+    {
+        let _ = config;
+        true
+    }
+}
+
 /// Checks every key entry as `agentry start` would load it, without decrypting anything or
 /// touching the OS keyring. `can_prompt` says whether the agent will have a way to ask (keys
-/// to confirm and encrypted keys need one). Returns the errors and the warnings.
-pub(crate) fn check_keys(config: &Config, can_prompt: bool) -> (Vec<Problem>, Vec<Problem>) {
+/// to confirm and encrypted keys need one); the keys that would need one and have none are the
+/// third list. Returns the errors, the warnings and those.
+pub(crate) fn check_keys(
+    config: &Config,
+    can_prompt: bool,
+) -> (Vec<Problem>, Vec<Problem>, Vec<Problem>) {
     let known = known_hosts_for(config);
-    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    let (mut errors, mut warnings, mut unpromptable) = (Vec::new(), Vec::new(), Vec::new());
     let no_prompt = |entry: &KeyEntry, why: &str| {
         Problem::at(
             entry.pos,
@@ -39,19 +58,19 @@ pub(crate) fn check_keys(config: &Config, can_prompt: bool) -> (Vec<Problem>, Ve
             errors.push(e);
         }
         if entry.confirm && !can_prompt {
-            errors.push(no_prompt(entry, "`confirm = true`"));
+            unpromptable.push(no_prompt(entry, "`confirm = true`"));
         }
         if let KeySource::File(path) = &entry.source {
             match crate::keyload::read_held(path) {
                 Ok(read) if read.file.is_encrypted() && !can_prompt => {
-                    errors.push(no_prompt(entry, "an encrypted key"));
+                    unpromptable.push(no_prompt(entry, "an encrypted key"));
                 }
                 Ok(read) => warnings.extend(warning(entry, &read)),
                 Err(e) => errors.push(Problem::at(entry.pos, e)),
             }
         }
     }
-    (errors, warnings)
+    (errors, warnings, unpromptable)
 }
 
 /// Errors and warnings together, in file order, as lines for stderr.
@@ -226,8 +245,9 @@ fn known_hosts_for(config: &Config) -> KnownHosts {
 /// Prints what [`check_keys`] finds on stderr, for the background start (whose agent logs
 /// nowhere); the agent still starts and loads the keys that work.
 pub(crate) fn report_key_problems(config: &Config, path: &Path, can_prompt: bool) {
-    let (errors, warnings) = check_keys(config, can_prompt);
+    let (mut errors, warnings, unpromptable) = check_keys(config, can_prompt);
+    errors.extend(unpromptable);
     for line in render_all(path, &errors, &warnings) {
-        eprintln!("agentry: {line}");
+        crate::report(&line);
     }
 }

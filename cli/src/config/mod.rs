@@ -5,18 +5,20 @@
 //! loading them into the agent is in `keys`; `agentry config check|path` in `command`.
 
 mod command;
+mod every_error;
 mod keys;
 mod schema;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use command::{config_command, ConfigArgs};
-pub(crate) use keys::{check_keys, load_keys, report_key_problems};
+pub(crate) use keys::{check_keys, load_keys, report_key_problems, start_can_prompt};
 pub(crate) use schema::Backend;
 
 use crate::destinations::DestinationSpec;
 use crate::Failure;
-use schema::{ConfigFile, KeySection};
+use agentry_platform::small_file::{read_small_text, KEY_FILE_LIMIT};
+use schema::KeySection;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
@@ -176,11 +178,9 @@ pub(crate) fn load(cli: Option<&Path>) -> Result<Config, Failure> {
     let (path, named) = locate(cli)?;
     // Paths in the file are relative to it: make them absolute (the socket path is printed).
     let path = std::path::absolute(&path).unwrap_or(path);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match read_small_text(&path, KEY_FILE_LIMIT) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
-            return Ok(Config::default())
-        }
+        Err(e) if e.is_not_found() && !named => return Ok(Config::default()),
         Err(e) => return Err(Failure::new(format!("{}: {e}", path.display()))),
     };
     Config::parse(&text, &path).map_err(ConfigError::report)
@@ -193,15 +193,11 @@ impl Config {
             path: path.to_owned(),
             problems,
         };
-        let file: ConfigFile = toml::from_str(text).map_err(|e| {
-            let pos = e.span().map(|span| Pos::at(text, span.start));
-            fail(vec![Problem {
-                pos,
-                message: e.message().trim_end().to_owned(),
-            }])
-        })?;
+        let (file, mut problems) = every_error::read(text);
+        let Some(file) = file else {
+            return Err(fail(sorted(problems)));
+        };
         let base = path.parent().unwrap_or(Path::new(""));
-        let mut problems = Vec::new();
         let keys = file
             .keys
             .into_iter()
@@ -216,7 +212,7 @@ impl Config {
             (pos, backend)
         });
         if !problems.is_empty() {
-            return Err(fail(problems));
+            return Err(fail(sorted(problems)));
         }
         let (agent, prompts, confirm) = (file.agent, file.prompts, file.confirm);
         Ok(Self {
@@ -256,6 +252,12 @@ impl Config {
             .clone()
             .unwrap_or_else(agentry_platform::known_hosts::default_files)
     }
+}
+
+/// Problems in file order (line, then column); those without a place first.
+fn sorted(mut problems: Vec<Problem>) -> Vec<Problem> {
+    problems.sort_by_key(|p| p.pos.map(|p| (p.line, p.col)));
+    problems
 }
 
 /// Why a prompt backend cannot work on this OS.

@@ -164,14 +164,20 @@ fn bad_values_name_their_line_and_column() {
     let cases = [
         (
             "[agent]\nlifetime = \"1x\"\n",
-            "2:12: invalid lifetime \"1x\"",
+            "2:12: \"1x\" is not a lifetime",
         ),
-        ("[agent]\nlifetime = 0\n", "2:12: invalid lifetime \"0\""),
+        (
+            "[agent]\nlifetime = 0\n",
+            "2:12: \"0\": a lifetime is at least 1 second",
+        ),
         (
             "[agent]\nlifetime = true\n",
             "2:12: invalid type: boolean `true`, expected a duration",
         ),
-        ("[confirm]\nremember = \"\"\n", "2:12: invalid lifetime"),
+        (
+            "[confirm]\nremember = \"\"\n",
+            "2:12: \"\" is not a lifetime",
+        ),
         (
             "[prompts]\nbackend = \"zenity\"\n",
             "2:11: unknown variant `zenity`",
@@ -184,10 +190,7 @@ fn bad_values_name_their_line_and_column() {
             "[[key]]\nfile = 7\n",
             "2:8: invalid type: integer `7`, expected a string",
         ),
-        (
-            "[[key]]\nfile = \"a\"\nlifetime = \"forever\"\n",
-            "3:12: invalid lifetime",
-        ),
+        ("[[key]]\nfile = \"a\"\nlifetime = \"forever\"\n", "3:12: "),
         (
             "[agent]\nsocket = \"a\"\nsocket = \"b\"\n",
             "3:1: duplicate key",
@@ -196,7 +199,7 @@ fn bad_values_name_their_line_and_column() {
         // Columns count characters, not bytes.
         (
             "[agent]\nsocket = \"é\"\nlifetime = \"ß\"\n",
-            "3:12: invalid lifetime \"ß\"",
+            "3:12: \"ß\" is not a lifetime",
         ),
     ];
     for (text, want) in cases {
@@ -293,4 +296,27 @@ fn the_example_in_docs_config_md_parses() {
     assert_eq!(c.lifetime, Some(Duration::from_secs(8 * 3600)));
     assert_eq!(c.keys[1].destinations.len(), 2);
     assert_eq!(c.keys[2].source, KeySource::Keyring("deploy".into()));
+}
+
+#[test]
+fn every_bad_value_is_reported_in_line_order() {
+    let e = errors(
+        "[[key]]\nfile = 7\nlifetime = \"x\"\n\n[agent]\nlifetime = 0\nbogus = true\n\n[[key]]\nfile = \"a\"\nkeyring = \"b\"\n",
+    );
+    let places: Vec<String> = e
+        .iter()
+        .map(|line| {
+            let rest = line.strip_prefix(&format!("{PATH}:")).unwrap();
+            rest.splitn(3, ':').take(2).collect::<Vec<_>>().join(":")
+        })
+        .collect();
+    assert_eq!(places, ["2:8", "3:12", "6:12", "7:1", "9:1"], "{e:?}");
+}
+
+#[test]
+fn a_syntax_error_stops_before_values_and_every_one_is_reported() {
+    let e = errors("[agent\nlifetime = 0\n[confirm]\nall = tru\n");
+    assert!(e.len() >= 2, "{e:?}");
+    assert!(e[0].starts_with(&format!("{PATH}:1:")), "{e:?}");
+    assert!(e.iter().all(|l| !l.contains("at least 1 second")), "{e:?}");
 }

@@ -26,7 +26,8 @@ pub(super) const QUIET_WHEN_NOTIFYING: bool = false;
 /// `agentry start`'s Unix options.
 #[derive(Debug, Args)]
 pub(crate) struct OsStartArgs {
-    /// Socket path (default: $XDG_RUNTIME_DIR/agentry/agent.sock, else /tmp/agentry-XXXXXX/agent.PID).
+    /// Socket path; its directory must be yours with mode 0700 (default:
+    /// $XDG_RUNTIME_DIR/agentry/agent.sock, else /tmp/agentry-XXXXXX/agent.PID).
     #[arg(short = 'a', value_name = "PATH")]
     address: Option<std::path::PathBuf>,
     /// Print Bourne shell commands.
@@ -188,7 +189,7 @@ async fn serve_while_command_runs(
 /// agent's own log goes nowhere, so the config's key entries are checked here first and their
 /// problems shown.
 pub(super) fn start_in_background(args: &super::StartArgs, config: &Config) -> Outcome {
-    let can_prompt = config.askpass.is_some() || AskpassPrompter::from_env().is_some();
+    let can_prompt = crate::config::start_can_prompt(config);
     let mut command = background_start_command(config, can_prompt)?;
     if let Some(path) = &args.os.address {
         command.arg("-a").arg(path);

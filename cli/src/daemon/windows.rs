@@ -207,7 +207,7 @@ pub(super) async fn serve(args: &super::StartArgs, config: &Config, agent: Agent
 
 /// Re-executes `agentry start -D --notify-ready …` detached and prints where it listens.
 pub(super) fn start_in_background(args: &super::StartArgs, config: &Config) -> Outcome {
-    let mut command = background_start_command(config, true)?;
+    let mut command = background_start_command(config, crate::config::start_can_prompt(config))?;
     if let Some(pipe) = &args.os.address {
         command.arg("-a").arg(pipe);
     }

@@ -7,7 +7,7 @@ use super::{AddError, Agent};
 use crate::keys::verify_signature;
 use crate::proto::{
     Extension, KeyFlags, ListExtendedReply, ListedKey, QueryReply, ReencryptAllReply, Response,
-    SessionBind, EXTENSION_NAMES,
+    SessionBind, StatusReply, EXTENSION_NAMES,
 };
 use crate::session::{BoundSession, Session, MAX_SESSION_BINDS};
 
@@ -15,12 +15,22 @@ use crate::session::{BoundSession, Session, MAX_SESSION_BINDS};
 pub(crate) const MAX_SESSION_ID_LEN: usize = 128;
 
 impl Agent {
+    /// `status@agentry` ([`StatusReply`]): answered locked or not.
+    pub(super) fn status_reply(&self) -> Response {
+        StatusReply {
+            locked: self.is_locked(),
+            can_prompt: self.shared.prompter.is_some(),
+        }
+        .encode()
+    }
+
     pub(super) fn extension(&self, session: &mut Session, ext: Extension) -> Response {
         match ext {
             Extension::Query => QueryReply {
                 names: EXTENSION_NAMES.iter().map(|&n| n.to_owned()).collect(),
             }
             .encode(),
+            Extension::Status => self.status_reply(),
             Extension::SessionBind(bind) => session_bind(session, &bind),
             Extension::ListExtended => ListExtendedReply {
                 keys: self

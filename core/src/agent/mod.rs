@@ -129,6 +129,7 @@ impl Agent {
                 Request::Extension(crate::proto::Extension::SessionBind(bind)) => {
                     extension::session_bind(session, &bind)
                 }
+                Request::Extension(crate::proto::Extension::Status) => self.status_reply(),
                 other => {
                     tracing::debug!(target: "agentry::lock", request = ?other, "refused while locked");
                     Response::Failure

@@ -13,6 +13,7 @@ const ADD_PPK: &str = "add-ppk@putty.projects.tartarus.org";
 const REENCRYPT: &str = "reencrypt@putty.projects.tartarus.org";
 const REENCRYPT_ALL: &str = "reencrypt-all@putty.projects.tartarus.org";
 const ADD_KEY_FILE: &str = "add-key-file@agentry";
+const STATUS: &str = "status@agentry";
 
 /// Every extension name agentry decodes, in the order `query` reports them.
 pub const EXTENSION_NAMES: &[&str] = &[
@@ -23,6 +24,7 @@ pub const EXTENSION_NAMES: &[&str] = &[
     REENCRYPT,
     REENCRYPT_ALL,
     ADD_KEY_FILE,
+    STATUS,
 ];
 
 /// The body of `session-bind@openssh.com`: the host key a connection was made to and its proof.
@@ -44,6 +46,9 @@ pub struct SessionBind {
 pub enum Extension {
     /// `query`: list the extensions the agent supports.
     Query,
+    /// agentry's `status@agentry`: whether the agent is locked and can prompt (answered while
+    /// locked too, so a client can say why a request was refused).
+    Status,
     /// `session-bind@openssh.com`.
     SessionBind(SessionBind),
     /// PuTTY `list-extended`: identities with per-key flags.
@@ -104,6 +109,7 @@ impl core::fmt::Debug for Extension {
                 .field("constraints", constraints)
                 .finish(),
             Self::Query => f.write_str("Query"),
+            Self::Status => f.write_str("Status"),
             Self::SessionBind(b) => f.debug_tuple("SessionBind").field(b).finish(),
             Self::ListExtended => f.write_str("ListExtended"),
             Self::Reencrypt { key_blob } => f
@@ -125,6 +131,7 @@ impl Extension {
     pub fn name(&self) -> &[u8] {
         match self {
             Self::Query => QUERY.as_bytes(),
+            Self::Status => STATUS.as_bytes(),
             Self::SessionBind(_) => SESSION_BIND.as_bytes(),
             Self::ListExtended => LIST_EXTENDED.as_bytes(),
             Self::AddPpk { .. } => ADD_PPK.as_bytes(),
@@ -140,6 +147,7 @@ impl Extension {
         let name = r.string()?;
         let ext = match core::str::from_utf8(name).unwrap_or("") {
             QUERY => Self::Query,
+            STATUS => Self::Status,
             SESSION_BIND => Self::SessionBind(SessionBind {
                 host_key: r.string()?.to_vec(),
                 session_id: r.string()?.to_vec(),
@@ -173,7 +181,7 @@ impl Extension {
     pub(crate) fn encode(&self, w: &mut Writer) {
         w.string(self.name());
         match self {
-            Self::Query | Self::ListExtended | Self::ReencryptAll => {}
+            Self::Query | Self::Status | Self::ListExtended | Self::ReencryptAll => {}
             Self::SessionBind(b) => {
                 w.string(&b.host_key)
                     .string(&b.session_id)

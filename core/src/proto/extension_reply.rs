@@ -1,5 +1,5 @@
 //! Typed replies of the extensions that answer with data: `query`, PuTTY's `list-extended` and
-//! `reencrypt-all`. Each type encodes to the [`Response`] the agent sends and decodes from the
+//! `reencrypt-all`, and agentry's `status@agentry`. Each type encodes to the [`Response`] the agent sends and decodes from the
 //! one a client receives, so the agent and agentry's own client share one definition of every
 //! field and flag. Decoding is strict (every field bounded, no trailing bytes) except inside a
 //! `list-extended` key's extra-information string, which PuTTY may extend: its flags are read
@@ -45,6 +45,56 @@ impl QueryReply {
             names.remove(0);
         }
         Ok(Self { names })
+    }
+}
+
+/// The reply to agentry's `status@agentry`, answered locked or not: why the agent may have
+/// refused a request. `SSH_AGENT_EXTENSION_RESPONSE, string "status@agentry", uint32 flags`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusReply {
+    /// The agent is locked (flag 1).
+    pub locked: bool,
+    /// The agent has a prompter: it can ask for confirmations and passphrases (flag 2).
+    pub can_prompt: bool,
+}
+
+impl StatusReply {
+    const NAME: &'static [u8] = b"status@agentry";
+    const LOCKED: u32 = 1;
+    const CAN_PROMPT: u32 = 2;
+
+    /// The agent's reply.
+    pub fn encode(&self) -> Response {
+        let mut flags = 0;
+        if self.locked {
+            flags |= Self::LOCKED;
+        }
+        if self.can_prompt {
+            flags |= Self::CAN_PROMPT;
+        }
+        let mut w = Writer::new();
+        w.string(Self::NAME).u32(flags);
+        Response::ExtensionResponse(w.into_bytes())
+    }
+
+    /// Reads the reply; anything else (an agent that does not know the extension answers 5 or
+    /// 28) is an error. Flags agentry does not define are ignored.
+    pub fn decode(response: &Response) -> Result<Self, WireError> {
+        let Response::ExtensionResponse(payload) = response else {
+            return Err(WireError::Invalid("status reply"));
+        };
+        let mut r = Reader::new(payload);
+        if r.string()? != Self::NAME {
+            return Err(WireError::Invalid("status reply name"));
+        }
+        let flags = r.u32()?;
+        if !r.is_empty() {
+            return Err(WireError::Invalid("status reply length"));
+        }
+        Ok(Self {
+            locked: flags & Self::LOCKED != 0,
+            can_prompt: flags & Self::CAN_PROMPT != 0,
+        })
     }
 }
 

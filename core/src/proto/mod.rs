@@ -13,7 +13,9 @@ mod response;
 pub use constraint::{AssociatedCerts, Constraint, MAX_DEST_CONSTRAINTS, MAX_EXT_CERTS};
 pub use destination::{DestinationConstraint, Hop, HopKey, MAX_HOP_KEYS, MAX_USERNAME_LEN};
 pub use extension::{Extension, SessionBind, EXTENSION_NAMES};
-pub use extension_reply::{KeyFlags, ListExtendedReply, ListedKey, QueryReply, ReencryptAllReply};
+pub use extension_reply::{
+    KeyFlags, ListExtendedReply, ListedKey, QueryReply, ReencryptAllReply, StatusReply,
+};
 pub use request::{AddIdentity, Request, SignRequest, SignRequestRef};
 pub use response::{Identity, Response};
 
