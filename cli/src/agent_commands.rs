@@ -3,14 +3,14 @@
 //! locked, already locked); the client's own checks (an empty passphrase) come first.
 
 use crate::agent_state::{refusal, AgentState, Lock};
-use crate::keys::{connect, identities, Client};
+use crate::client::{connect, identities, Client, Target};
 use crate::passphrase::read_passphrase;
 use crate::{Failure, Outcome};
 use agentry_core::proto::{Extension, QueryReply, Request, Response};
 use zeroize::Zeroizing;
 
-pub(crate) fn lock(locking: bool) -> Outcome {
-    let mut client = connect()?;
+pub(crate) fn lock(locking: bool, target: &Target) -> Outcome {
+    let mut client = connect(target)?;
     let passphrase = read_passphrase("Enter lock password: ").map_err(Failure::new)?;
     if passphrase.is_empty() {
         return Err(Failure::new(if locking {
@@ -63,8 +63,8 @@ fn extensions(client: &mut Client) -> Result<Option<Vec<String>>, Failure> {
     Ok(QueryReply::decode(&reply).ok().map(|q| q.names))
 }
 
-pub(crate) fn query() -> Outcome {
-    let mut client = connect()?;
+pub(crate) fn query(target: &Target) -> Outcome {
+    let mut client = connect(target)?;
     match extensions(&mut client)? {
         Some(names) => {
             names.iter().for_each(|n| println!("{n}"));
@@ -80,8 +80,8 @@ pub(crate) fn query() -> Outcome {
     }
 }
 
-pub(crate) fn status() -> Outcome {
-    let mut client = connect()?;
+pub(crate) fn status(target: &Target) -> Outcome {
+    let mut client = connect(target)?;
     let state = AgentState::probe(&mut client)?;
     let ids = identities(&mut client)?;
     let extensions = extensions(&mut client)?;

@@ -8,7 +8,7 @@
 //!   (OpenSSH 9.6 and older), so the client says only that it may be locked;
 //! - whether a non-agentry agent can prompt is never known.
 
-use crate::keys::Client;
+use crate::client::Client;
 use crate::Failure;
 use agentry_core::proto::{Extension, QueryReply, Request, Response, StatusReply};
 

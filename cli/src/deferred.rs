@@ -4,15 +4,13 @@
 //! again, and `agentry list` marks such keys the way Pageant does.
 
 use crate::agent_state::{refusal, AgentState, HOW_TO_PROMPT};
-use crate::keys::{connect, resolve_blobs, Client};
+use crate::client::{connect, Client, Target};
+use crate::key_args::resolve_blobs;
 use crate::{Failure, Outcome};
 use agentry_core::keyfile::KeyFormat;
-use agentry_core::proto::{
-    Constraint, Extension, ListExtendedReply, ReencryptAllReply, Request, Response,
-};
+use agentry_core::proto::{Constraint, Extension, ReencryptAllReply, Request, Response};
 use clap::Args;
 use ssh_encoding::Encode;
-use std::collections::HashMap;
 use std::path::Path;
 
 #[derive(Debug, Args)]
@@ -113,7 +111,7 @@ fn encrypted_refusal(client: &mut Client, name: &str) -> Result<Failure, Failure
 }
 
 /// `agentry reencrypt`.
-pub(crate) fn reencrypt(args: &ReencryptArgs) -> Outcome {
+pub(crate) fn reencrypt(args: &ReencryptArgs, target: &Target) -> Outcome {
     if !args.all && args.keys.is_empty() {
         return Err(Failure {
             code: 2,
@@ -121,7 +119,7 @@ pub(crate) fn reencrypt(args: &ReencryptArgs) -> Outcome {
                 .to_owned(),
         });
     }
-    let mut client = connect()?;
+    let mut client = connect(target)?;
     if args.all {
         let reply = client.request(&Request::Extension(Extension::ReencryptAll))?;
         return match ReencryptAllReply::decode(&reply) {
@@ -158,28 +156,4 @@ pub(crate) fn reencrypt(args: &ReencryptArgs) -> Outcome {
         }
     }
     outcome
-}
-
-/// Pageant's markers for `list`: " (encrypted)" for keys not decrypted now, " (re-encryptable)"
-/// for decrypted keys that have an encrypted form. Empty for agents without `list-extended`.
-pub(crate) fn state_labels(client: &mut Client) -> HashMap<Vec<u8>, &'static str> {
-    let Ok(reply) = client.request(&Request::Extension(Extension::ListExtended)) else {
-        return HashMap::new();
-    };
-    let Ok(list) = ListExtendedReply::decode(&reply) else {
-        return HashMap::new();
-    };
-    list.keys
-        .into_iter()
-        .filter_map(|key| {
-            let label = if !key.flags.decrypted() {
-                " (encrypted)"
-            } else if key.flags.has_encrypted_form() {
-                " (re-encryptable)"
-            } else {
-                return None;
-            };
-            Some((key.key_blob, label))
-        })
-        .collect()
 }

@@ -4,22 +4,16 @@
 //! as far as `agent_state` establishes it.
 
 use crate::agent_state::{refusal, AgentState, Lock, HOW_TO_PROMPT};
+use crate::client::{connect, identities, Client, Target};
+use crate::key_args::resolve_blobs;
 use crate::keyfiles::{self, FingerprintHash};
 use crate::keyload;
 use crate::lifetime::parse_lifetime;
 use crate::{Failure, Outcome};
 use agentry_core::keys::PrivateKey as AgentKey;
-use agentry_core::proto::{AddIdentity, Constraint, Identity, Request, Response};
-use agentry_platform::client::AgentClient;
+use agentry_core::proto::{AddIdentity, Constraint, Request, Response};
 use clap::Args;
-use ssh_encoding::Encode;
 use std::path::PathBuf;
-
-#[cfg(unix)]
-pub(crate) type Client = AgentClient<std::os::unix::net::UnixStream>;
-/// On Windows: the pipe SSH_AUTH_SOCK names, else Pageant's pipe, else its WM_COPYDATA window.
-#[cfg(windows)]
-pub(crate) type Client = AgentClient<Box<dyn agentry_platform::client::Stream>>;
 
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
@@ -78,26 +72,8 @@ pub(crate) struct RemoveArgs {
     keys: Vec<String>,
 }
 
-/// Connects to the agent (on Windows, by the transport `--transport` chose).
-pub(crate) fn connect() -> Result<Client, agentry_platform::client::ClientError> {
-    #[cfg(unix)]
-    return Client::from_env();
-    #[cfg(windows)]
-    return crate::daemon::connect();
-}
-
-pub(crate) fn identities(client: &mut Client) -> Result<Vec<Identity>, Failure> {
-    match client.request(&Request::RequestIdentities)? {
-        Response::Identities(ids) => Ok(ids),
-        _ => Err(Failure::new(format!(
-            "the agent at {} refused to list identities",
-            client.name().display()
-        ))),
-    }
-}
-
-pub(crate) fn list(args: &ListArgs) -> Outcome {
-    let mut client = connect()?;
+pub(crate) fn list(args: &ListArgs, target: &Target) -> Outcome {
+    let mut client = connect(target)?;
     let ids = identities(&mut client)?;
     if ids.is_empty() {
         if AgentState::probe(&mut client)?.lock == Lock::Locked {
@@ -111,7 +87,7 @@ pub(crate) fn list(args: &ListArgs) -> Outcome {
     let labels = if args.public_keys {
         Default::default()
     } else {
-        crate::deferred::state_labels(&mut client)
+        crate::client::state_labels(&mut client)
     };
     for id in &ids {
         if args.public_keys {
@@ -127,13 +103,13 @@ pub(crate) fn list(args: &ListArgs) -> Outcome {
     Ok(())
 }
 
-pub(crate) fn add(args: &AddArgs) -> Outcome {
+pub(crate) fn add(args: &AddArgs, target: &Target) -> Outcome {
     let files = if args.files.is_empty() && args.keyring.is_empty() {
         default_key_files()?
     } else {
         args.files.clone()
     };
-    let mut client = connect()?;
+    let mut client = connect(target)?;
     let mut constraints = Vec::new();
     if let Some(life) = args.lifetime {
         constraints.push(Constraint::Lifetime(
@@ -322,8 +298,8 @@ fn send_add(
     }
 }
 
-pub(crate) fn remove(args: &RemoveArgs) -> Outcome {
-    let mut client = connect()?;
+pub(crate) fn remove(args: &RemoveArgs, target: &Target) -> Outcome {
+    let mut client = connect(target)?;
     let mut outcome = Ok(());
     for key in &args.keys {
         if let Err(e) = remove_one(&mut client, key) {
@@ -365,51 +341,8 @@ fn remove_one(client: &mut Client, key: &str) -> Outcome {
     ))
 }
 
-/// The identity blobs a key argument names: a fingerprint matched against the agent's
-/// identities, or a key file's public key (and its certificate, if one lies next to it).
-pub(crate) fn resolve_blobs(client: &mut Client, key: &str) -> Result<Vec<Vec<u8>>, Failure> {
-    let blobs: Vec<Vec<u8>> = if let Some(hash) = fingerprint_kind(key) {
-        let held = identities(client)?;
-        let found: Vec<Vec<u8>> = held
-            .into_iter()
-            .filter(|id| keyfiles::fingerprint(&id.key_blob, hash).as_deref() == Some(key))
-            .map(|id| id.key_blob)
-            .collect();
-        if found.is_empty() {
-            return Err(refusal(
-                client,
-                &format!("find {key}"),
-                "the agent holds no identity with that fingerprint",
-            ));
-        }
-        found
-    } else {
-        let path = PathBuf::from(key);
-        let public = keyfiles::read_public_key(&path).map_err(Failure::new)?;
-        let mut blobs = vec![public
-            .key_data()
-            .encode_vec()
-            .map_err(|e| Failure::new(format!("{key}: {e}")))?];
-        if let Some((_, cert)) = keyfiles::read_certificate_for(&path) {
-            blobs.extend(cert.to_bytes().ok());
-        }
-        blobs
-    };
-    Ok(blobs)
-}
-
-fn fingerprint_kind(key: &str) -> Option<FingerprintHash> {
-    if key.starts_with("SHA256:") {
-        Some(FingerprintHash::Sha256)
-    } else if key.starts_with("MD5:") {
-        Some(FingerprintHash::Md5)
-    } else {
-        None
-    }
-}
-
-pub(crate) fn remove_all() -> Outcome {
-    let mut client = connect()?;
+pub(crate) fn remove_all(target: &Target) -> Outcome {
+    let mut client = connect(target)?;
     match client.request(&Request::RemoveAllIdentities)? {
         Response::Success => {
             eprintln!("All identities removed.");

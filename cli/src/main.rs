@@ -8,6 +8,7 @@
 mod agent_args;
 mod agent_commands;
 mod agent_state;
+mod client;
 mod config;
 mod confirm;
 mod daemon;
@@ -15,6 +16,7 @@ mod deferred;
 mod destinations;
 mod generate;
 mod help;
+mod key_args;
 mod keyfiles;
 mod keyload;
 mod keyring;
@@ -36,7 +38,7 @@ struct Cli {
     /// its WM_COPYDATA window), pipe (SSH_AUTH_SOCK or Pageant's pipe), copydata.
     #[cfg(windows)]
     #[arg(long, global = true, value_enum, default_value = "auto")]
-    transport: daemon::Transport,
+    transport: client::Transport,
     /// Configuration file (default: $AGENTRY_CONFIG, else config.toml in the platform's
     /// configuration directory; `agentry config path` prints it).
     #[arg(long, global = true, value_name = "PATH", display_order = 1000)]
@@ -185,23 +187,26 @@ fn parse() -> Cli {
 
 fn main() -> ExitCode {
     let cli = parse();
-    #[cfg(windows)]
-    daemon::choose_transport(cli.transport);
+    let target = client::Target {
+        #[cfg(windows)]
+        transport: cli.transport,
+    };
+    let target = &target;
     let outcome = match cli.command {
         Command::Start(args) => {
             config::load(cli.config.as_deref()).and_then(|config| daemon::start(args, config))
         }
         Command::Stop(args) => daemon::stop(&args),
-        Command::Status => agent_commands::status(),
-        Command::List(args) => keys::list(&args),
-        Command::Add(args) => keys::add(&args),
-        Command::Reencrypt(args) => deferred::reencrypt(&args),
+        Command::Status => agent_commands::status(target),
+        Command::List(args) => keys::list(&args, target),
+        Command::Add(args) => keys::add(&args, target),
+        Command::Reencrypt(args) => deferred::reencrypt(&args, target),
         Command::Keyring(command) => keyring::run(&command),
-        Command::Remove(args) => keys::remove(&args),
-        Command::RemoveAll => keys::remove_all(),
-        Command::Lock => agent_commands::lock(true),
-        Command::Unlock => agent_commands::lock(false),
-        Command::Query => agent_commands::query(),
+        Command::Remove(args) => keys::remove(&args, target),
+        Command::RemoveAll => keys::remove_all(target),
+        Command::Lock => agent_commands::lock(true, target),
+        Command::Unlock => agent_commands::lock(false, target),
+        Command::Query => agent_commands::query(target),
         Command::Config(args) => config::config_command(&args, cli.config.as_deref()),
         #[cfg(windows)]
         Command::OpensshConfig(args) => daemon::openssh_config(&args),

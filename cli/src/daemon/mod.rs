@@ -18,7 +18,7 @@ use windows as os;
 
 pub(crate) use os::{stop, StopArgs};
 #[cfg(windows)]
-pub(crate) use windows::{choose_transport, connect, openssh_config, OpensshConfigArgs, Transport};
+pub(crate) use windows::{openssh_config, OpensshConfigArgs};
 
 use crate::agent_args::AgentArgs;
 use crate::config::{Backend, Config};

@@ -10,7 +10,6 @@ use crate::ready::{agent_pid_from_env, background_start_command, spawn_until_rea
 use crate::{Failure, Outcome};
 use agentry_core::prompt::Prompter;
 use agentry_core::Agent;
-use agentry_platform::client::{AgentClient, ClientError, Stream};
 use agentry_platform::serve::ServeOptions;
 use agentry_platform::windows::copydata::CopyDataWindow;
 use agentry_platform::windows::prompt::{ConsolePrompter, DialogPrompter};
@@ -53,43 +52,6 @@ impl OsStartArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct StopArgs {}
-
-/// How client commands reach the agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Transport {
-    /// SSH_AUTH_SOCK, else Pageant's pipe, else Pageant's window (what PuTTY does).
-    Auto,
-    /// SSH_AUTH_SOCK, else Pageant's pipe.
-    Pipe,
-    /// Pageant's WM_COPYDATA window.
-    Copydata,
-}
-
-static TRANSPORT: std::sync::OnceLock<Transport> = std::sync::OnceLock::new();
-
-/// Records `--transport` for [`connect`].
-pub(crate) fn choose_transport(transport: Transport) {
-    let _ = TRANSPORT.set(transport);
-}
-
-/// Connects to the agent by the chosen transport.
-pub(crate) fn connect() -> Result<AgentClient<Box<dyn Stream>>, ClientError> {
-    match TRANSPORT.get().copied().unwrap_or(Transport::Auto) {
-        Transport::Auto => AgentClient::from_env(),
-        Transport::Pipe => {
-            let env = std::env::var("SSH_AUTH_SOCK")
-                .ok()
-                .filter(|s| !s.is_empty());
-            let pipe = match env {
-                Some(pipe) => pipe,
-                None => pageant_pipe_name()
-                    .map_err(|e| ClientError::Connect("Pageant's pipe".into(), e))?,
-            };
-            AgentClient::connect(std::path::Path::new(&pipe))
-        }
-        Transport::Copydata => AgentClient::copydata(name::PAGEANT_WINDOW),
-    }
-}
 
 #[derive(Debug, Args)]
 pub(crate) struct OpensshConfigArgs {
