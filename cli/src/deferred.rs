@@ -113,11 +113,10 @@ fn encrypted_refusal(client: &mut Client, name: &str) -> Result<Failure, Failure
 /// `agentry reencrypt`.
 pub(crate) fn reencrypt(args: &ReencryptArgs, target: &Target) -> Outcome {
     if !args.all && args.keys.is_empty() {
-        return Err(Failure {
-            code: 2,
-            message: "reencrypt needs the keys to re-encrypt (key files or fingerprints), or --all"
+        return Err(Failure::Fatal(
+            "reencrypt needs the keys to re-encrypt (key files or fingerprints), or --all"
                 .to_owned(),
-        });
+        ));
     }
     let mut client = connect(target)?;
     if args.all {
@@ -151,8 +150,7 @@ pub(crate) fn reencrypt(args: &ReencryptArgs, target: &Target) -> Outcome {
                 &format!("re-encrypt {key}"),
                 "the agent holds no encrypted form of it",
             );
-            crate::report(&failure.message);
-            outcome = Err(Failure::new(""));
+            outcome = Err(failure.report_and_go_on()?);
         }
     }
     outcome

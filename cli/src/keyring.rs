@@ -99,7 +99,7 @@ fn list(store: &KeyringStore) -> Outcome {
             ),
             Err(e) => {
                 crate::report(&e.to_string());
-                outcome = Err(Failure::new(""));
+                outcome = Err(Failure::Reported);
             }
         }
     }

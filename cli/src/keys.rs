@@ -82,7 +82,7 @@ pub(crate) fn list(args: &ListArgs, target: &Target) -> Outcome {
             ));
         }
         println!("The agent has no identities.");
-        return Err(Failure::new(""));
+        return Err(Failure::Reported);
     }
     let labels = if args.public_keys {
         Default::default()
@@ -136,13 +136,9 @@ pub(crate) fn add(args: &AddArgs, target: &Target) -> Outcome {
     }
     let mut failed = None;
     // A key that fails is reported and the rest are still added; only a missing agent stops.
-    let mut note = |result: Outcome| {
+    let mut note = |result: Outcome| -> Outcome {
         if let Err(e) = result {
-            if e.code == 2 {
-                return Err(e);
-            }
-            crate::report(&e.message);
-            failed = Some(Failure::new(""));
+            failed = Some(e.report_and_go_on()?);
         }
         Ok(())
     };
@@ -261,7 +257,7 @@ fn add_file(
 /// Keeps a transport failure's own message and exit code; says why the agent refused an add
 /// of `what` when that can be established (locked, or `-c` without a prompter).
 fn add_refusal(client: &mut Client, e: Failure, what: &str, constraints: &[Constraint]) -> Failure {
-    if !e.message.is_empty() {
+    if !matches!(e, Failure::Refused) {
         return e;
     }
     let state = match AgentState::probe(client) {
@@ -294,7 +290,7 @@ fn send_add(
     }));
     match client.request(&request)? {
         Response::Success => Ok(()),
-        _ => Err(Failure::new("")),
+        _ => Err(Failure::Refused),
     }
 }
 
@@ -303,11 +299,7 @@ pub(crate) fn remove(args: &RemoveArgs, target: &Target) -> Outcome {
     let mut outcome = Ok(());
     for key in &args.keys {
         if let Err(e) = remove_one(&mut client, key) {
-            if e.code == 2 {
-                return Err(e);
-            }
-            crate::report(&e.message);
-            outcome = Err(Failure::new(""));
+            outcome = Err(e.report_and_go_on()?);
         }
     }
     outcome

@@ -140,28 +140,69 @@ mod tests {
     }
 }
 
-/// A failed command: one line for the user and the exit status.
+/// Why a command failed, and so its exit status (ssh-add's rules: 1 the operation failed, 2 no
+/// agent to talk to or a command line that cannot be acted on).
 #[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) code: u8,
-    pub(crate) message: String,
+pub(crate) enum Failure {
+    /// The operation failed (exit 1); the message says why.
+    Failed(String),
+    /// No agent reachable, or the command line cannot be acted on (exit 2).
+    Fatal(String),
+    /// The agent refused and gave no reason: the caller establishes one (exit 1).
+    Refused,
+    /// Failed after every problem was reported on a line of its own (exit 1, nothing to add).
+    Reported,
+    /// The command `start -- COMMAND` ran exited with this status (Unix).
+    #[cfg(unix)]
+    Exited(u8),
 }
 
 impl Failure {
-    /// Exit status 1 (the operation failed).
+    /// The operation failed, for the reason `message` gives (exit 1).
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self {
-            code: 1,
-            message: message.into(),
+        Self::Failed(message.into())
+    }
+
+    /// The exit status.
+    pub(crate) fn code(&self) -> u8 {
+        match self {
+            Self::Fatal(_) => 2,
+            #[cfg(unix)]
+            Self::Exited(code) => *code,
+            Self::Failed(_) | Self::Refused | Self::Reported => 1,
         }
+    }
+
+    /// What to tell the user, if anything is left to say.
+    pub(crate) fn message(&self) -> Option<&str> {
+        match self {
+            Self::Failed(m) | Self::Fatal(m) => Some(m),
+            Self::Refused => Some("the agent refused"),
+            Self::Reported => None,
+            #[cfg(unix)]
+            Self::Exited(_) => None,
+        }
+    }
+
+    /// Reports this failure's message (if any) and turns it into [`Failure::Reported`], for
+    /// commands that go on with their other arguments; a fatal one is returned as it is.
+    pub(crate) fn report_and_go_on(self) -> Result<Self, Self> {
+        if let Self::Fatal(_) = self {
+            return Err(self);
+        }
+        if let Some(message) = self.message() {
+            report(message);
+        }
+        Ok(Self::Reported)
     }
 }
 
 impl From<agentry_platform::client::ClientError> for Failure {
     fn from(e: agentry_platform::client::ClientError) -> Self {
-        Self {
-            code: if e.is_unreachable() { 2 } else { 1 },
-            message: e.to_string(),
+        if e.is_unreachable() {
+            Self::Fatal(e.to_string())
+        } else {
+            Self::Failed(e.to_string())
         }
     }
 }
@@ -216,10 +257,10 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            if !failure.message.is_empty() {
-                report(&failure.message);
+            if let Some(message) = failure.message() {
+                report(message);
             }
-            ExitCode::from(failure.code)
+            ExitCode::from(failure.code())
         }
     }
 }

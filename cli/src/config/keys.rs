@@ -116,8 +116,10 @@ fn load_one(
     let constraints = constraints(entry, known)?;
     let (ready, warned) = match &entry.source {
         KeySource::Keyring(name) => {
-            let (key, comment) = load_keyring_key(name)
-                .map_err(|e| at(format!("{}: {}", entry.name(), e.message)))?;
+            let (key, comment) = load_keyring_key(name).map_err(|e| {
+                let why = e.message().unwrap_or("cannot load it").to_owned();
+                at(format!("{}: {why}", entry.name()))
+            })?;
             (Ready::Clear(key, comment), None)
         }
         KeySource::File(path) => {

@@ -174,10 +174,7 @@ async fn serve_while_command_runs(
     }
     match status.and_then(|s| s.code()) {
         Some(0) => Ok(()),
-        Some(code) => Err(Failure {
-            code: u8::try_from(code).unwrap_or(1),
-            message: String::new(),
-        }),
+        Some(code) => Err(Failure::Exited(u8::try_from(code).unwrap_or(1))),
         None => Err(Failure::new(format!(
             "{} did not exit normally",
             command[0]
