@@ -4,7 +4,7 @@
 
 use crate::agent_state::refusal;
 use crate::client::{identities, Client};
-use crate::keyfiles::{self, FingerprintHash};
+use crate::public_files::{self, FingerprintHash};
 use crate::Failure;
 use ssh_encoding::Encode;
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ pub(crate) fn resolve_blobs(client: &mut Client, key: &str) -> Result<Vec<Vec<u8
         let held = identities(client)?;
         let found: Vec<Vec<u8>> = held
             .into_iter()
-            .filter(|id| keyfiles::fingerprint(&id.key_blob, hash).as_deref() == Some(key))
+            .filter(|id| public_files::fingerprint(&id.key_blob, hash).as_deref() == Some(key))
             .map(|id| id.key_blob)
             .collect();
         if found.is_empty() {
@@ -29,12 +29,12 @@ pub(crate) fn resolve_blobs(client: &mut Client, key: &str) -> Result<Vec<Vec<u8
         found
     } else {
         let path = PathBuf::from(key);
-        let public = keyfiles::read_public_key(&path).map_err(Failure::new)?;
+        let public = public_files::read_public_key(&path).map_err(Failure::new)?;
         let mut blobs = vec![public
             .key_data()
             .encode_vec()
             .map_err(|e| Failure::new(format!("{key}: {e}")))?];
-        if let Some((_, cert)) = keyfiles::read_certificate_for(&path) {
+        if let Some((_, cert)) = public_files::read_certificate_for(&path) {
             blobs.extend(cert.to_bytes().ok());
         }
         blobs

@@ -12,17 +12,17 @@ mod client;
 mod config;
 mod confirm;
 mod daemon;
-mod deferred;
 mod destinations;
+mod encrypted_keys;
 mod generate;
 mod help;
 mod key_args;
-mod keyfiles;
-mod keyload;
-mod keyring;
-mod keys;
+mod key_commands;
+mod keyring_commands;
 mod lifetime;
 mod passphrase;
+mod private_files;
+mod public_files;
 mod ready;
 #[cfg(unix)]
 mod shell;
@@ -58,17 +58,17 @@ enum Command {
     /// Show whether the agent SSH_AUTH_SOCK names answers, and what it holds.
     Status,
     /// List the agent's identities (fingerprints by default).
-    List(keys::ListArgs),
+    List(key_commands::ListArgs),
     /// Add private key files (OpenSSH, PuTTY PPK, PEM) or keys from the OS keyring to the agent.
     #[command(disable_help_flag = true, after_help = help::ADD_EXAMPLES)]
-    Add(keys::AddArgs),
+    Add(key_commands::AddArgs),
     /// Drop the decrypted copy of keys held encrypted (they ask for the passphrase again).
-    Reencrypt(deferred::ReencryptArgs),
+    Reencrypt(encrypted_keys::ReencryptArgs),
     /// Keep keys in the OS keyring: import, list, remove; forget remembered passphrases.
     #[command(subcommand)]
-    Keyring(keyring::KeyringCommand),
+    Keyring(keyring_commands::KeyringCommand),
     /// Remove identities given as key files or fingerprints.
-    Remove(keys::RemoveArgs),
+    Remove(key_commands::RemoveArgs),
     /// Remove every identity from the agent.
     RemoveAll,
     /// Lock the agent with a passphrase (from askpass, the terminal or standard input).
@@ -239,12 +239,12 @@ fn main() -> ExitCode {
         }
         Command::Stop(args) => daemon::stop(&args),
         Command::Status => agent_commands::status(target),
-        Command::List(args) => keys::list(&args, target),
-        Command::Add(args) => keys::add(&args, target),
-        Command::Reencrypt(args) => deferred::reencrypt(&args, target),
-        Command::Keyring(command) => keyring::run(&command),
-        Command::Remove(args) => keys::remove(&args, target),
-        Command::RemoveAll => keys::remove_all(target),
+        Command::List(args) => key_commands::list(&args, target),
+        Command::Add(args) => key_commands::add(&args, target),
+        Command::Reencrypt(args) => encrypted_keys::reencrypt(&args, target),
+        Command::Keyring(command) => keyring_commands::run(&command),
+        Command::Remove(args) => key_commands::remove(&args, target),
+        Command::RemoveAll => key_commands::remove_all(target),
         Command::Lock => agent_commands::lock(true, target),
         Command::Unlock => agent_commands::lock(false, target),
         Command::Query => agent_commands::query(target),

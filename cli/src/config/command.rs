@@ -2,8 +2,8 @@
 //! names, read without decrypting; every error in line order, with the warnings `agentry start`
 //! would print here, such as keys that need a prompt the agent would not have) and `agentry config path` (which file is in use).
 
-use super::keys::render_all;
-use super::keys::start_can_prompt;
+use super::key_entries::render_all;
+use super::key_entries::start_can_prompt;
 use super::{check_keys, load, locate};
 use crate::{Failure, Outcome};
 use clap::Subcommand;

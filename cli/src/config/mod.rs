@@ -2,17 +2,17 @@
 //! the platform's config directory), what it may say (socket and pipe, default lifetime, legacy
 //! RSA, prompts, confirmation, keys to load at start) and the checks that need no key file.
 //! Every problem names the file, line and column it comes from. Reading the key files and
-//! loading them into the agent is in `keys`; `agentry config check|path` in `command`.
+//! loading them into the agent is in `key_entries`; `agentry config check|path` in `command`.
 
 mod command;
 mod every_error;
-mod keys;
+mod key_entries;
 mod schema;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use command::{config_command, ConfigArgs};
-pub(crate) use keys::{check_keys, load_keys, report_key_problems, start_can_prompt};
+pub(crate) use key_entries::{check_keys, load_keys, report_key_problems, start_can_prompt};
 pub(crate) use schema::Backend;
 
 use crate::destinations::DestinationSpec;

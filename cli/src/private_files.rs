@@ -220,7 +220,7 @@ impl HeldFile {
         &self,
         path: &Path,
     ) -> Result<Option<(PathBuf, ssh_key::Certificate)>, String> {
-        let Some((cert_path, cert)) = crate::keyfiles::read_certificate_for(path) else {
+        let Some((cert_path, cert)) = crate::public_files::read_certificate_for(path) else {
             return Ok(None);
         };
         match self.public.as_ref().or(self.file.public_key()) {
@@ -240,7 +240,7 @@ pub(crate) fn read_held(path: &Path) -> Result<HeldFile, String> {
     let (file, bytes) = open_with_bytes(path)?;
     let mut pub_path = path.as_os_str().to_owned();
     pub_path.push(".pub");
-    let pub_file = crate::keyfiles::read_public_file(Path::new(&pub_path));
+    let pub_file = crate::public_files::read_public_file(Path::new(&pub_path));
     if let (Some(shown), Some(public)) = (file.public_key(), &pub_file) {
         if shown != public.key_data() {
             return Err(format!("{name}: its .pub file is for another key"));

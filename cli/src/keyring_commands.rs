@@ -2,7 +2,7 @@
 //! added by name (`--keyring NAME`) and passphrases kept for `--remember`. The storage itself is
 //! `agentry_platform::keyring`; this file is the command line around it.
 
-use crate::{keyfiles, keyload};
+use crate::{private_files, public_files};
 use crate::{Failure, Outcome};
 use agentry_core::keys::PrivateKey as AgentKey;
 use agentry_platform::keyring::{KeyringError, KeyringStore};
@@ -55,9 +55,9 @@ pub(crate) fn run(command: &KeyringCommand) -> Outcome {
 }
 
 /// A key file as the core's key and its comment: the one place the file reader's result is
-/// read (`keyload::read_private_key`).
+/// read (`private_files::read_private_key`).
 fn read_key(path: &Path) -> Result<(AgentKey, String), Failure> {
-    keyload::read_private_key(path).map_err(Failure::new)
+    private_files::read_private_key(path).map_err(Failure::new)
 }
 
 fn import(store: &KeyringStore, file: &Path, name: Option<&str>) -> Outcome {
@@ -107,7 +107,7 @@ fn list(store: &KeyringStore) -> Outcome {
 }
 
 fn forget(store: &KeyringStore, file: &Path) -> Outcome {
-    let public = keyfiles::read_public_key(file).map_err(Failure::new)?;
+    let public = public_files::read_public_key(file).map_err(Failure::new)?;
     let fingerprint = public.key_data().fingerprint(HashAlg::Sha256).to_string();
     if store.forget_passphrase(&fingerprint).map_err(failure)? {
         eprintln!("Passphrase forgotten: {} ({fingerprint})", file.display());
@@ -132,15 +132,15 @@ pub(crate) fn load(name: &str) -> Result<(AgentKey, String), Failure> {
 /// when a key held encrypted is first used).
 pub(crate) fn read_remembering(path: &Path) -> Result<(AgentKey, String), Failure> {
     let shown = path.display();
-    let keyfile = keyload::open(path).map_err(Failure::new)?;
+    let keyfile = private_files::open(path).map_err(Failure::new)?;
     if !keyfile.is_encrypted() {
         eprintln!("{shown} is not encrypted: no passphrase to remember");
-        let loaded = keyload::decrypt(&keyfile, path, None).map_err(Failure::new)?;
+        let loaded = private_files::decrypt(&keyfile, path, None).map_err(Failure::new)?;
         return Ok((loaded.key, loaded.comment));
     }
     let fingerprint = match keyfile.public_key() {
         Some(public) => public.fingerprint(HashAlg::Sha256).to_string(),
-        None => keyfiles::read_public_key(path)
+        None => public_files::read_public_key(path)
             .map_err(Failure::new)?
             .key_data()
             .fingerprint(HashAlg::Sha256)
@@ -152,7 +152,7 @@ pub(crate) fn read_remembering(path: &Path) -> Result<(AgentKey, String), Failur
         None
     });
     let had_one = remembered.is_some();
-    let loaded = keyload::decrypt(&keyfile, path, remembered).map_err(Failure::new)?;
+    let loaded = private_files::decrypt(&keyfile, path, remembered).map_err(Failure::new)?;
     if loaded.from_first {
         eprintln!("Passphrase for {shown} read from the keyring");
     } else {

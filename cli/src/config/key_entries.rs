@@ -4,8 +4,8 @@
 //! to unencrypted ones) to the agent before it serves. A key that fails is reported with its config line; the others still load.
 
 use super::{Config, KeyEntry, KeySource, Pos, Problem};
-use crate::keyload::HeldFile;
-use crate::keyring::load as load_keyring_key;
+use crate::keyring_commands::load as load_keyring_key;
+use crate::private_files::HeldFile;
 use agentry_core::keyfile::KdfLimits;
 use agentry_core::keys::PrivateKey;
 use agentry_core::known_hosts::KnownHosts;
@@ -61,7 +61,7 @@ pub(crate) fn check_keys(
             unpromptable.push(no_prompt(entry, "`confirm = true`"));
         }
         if let KeySource::File(path) = &entry.source {
-            match crate::keyload::read_held(path) {
+            match crate::private_files::read_held(path) {
                 Ok(read) if read.file.is_encrypted() && !can_prompt => {
                     unpromptable.push(no_prompt(entry, "an encrypted key"));
                 }
@@ -123,7 +123,7 @@ fn load_one(
             (Ready::Clear(key, comment), None)
         }
         KeySource::File(path) => {
-            let read = crate::keyload::read_held(path).map_err(at)?;
+            let read = crate::private_files::read_held(path).map_err(at)?;
             let warned = warning(entry, &read);
             (clear_or_encrypted(read, path).map_err(at)?, warned)
         }
@@ -178,7 +178,7 @@ fn load_one(
 /// The key with the certificate next to its file (`FILE-cert.pub`), if there is one: it is
 /// added too, as `agentry add` and `ssh-add` do.
 fn certified(key: &PrivateKey, path: &Path) -> Result<Option<PrivateKey>, String> {
-    let Some((cert_path, cert)) = crate::keyfiles::read_certificate_for(path) else {
+    let Some((cert_path, cert)) = crate::public_files::read_certificate_for(path) else {
         return Ok(None);
     };
     PrivateKey::new(key.keypair().clone(), Some(cert))

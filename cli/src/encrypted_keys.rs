@@ -31,7 +31,7 @@ pub(crate) fn add_encrypted(
     constraints: &[Constraint],
 ) -> Result<bool, Failure> {
     let name = file.display();
-    let held = crate::keyload::read_held(file).map_err(Failure::new)?;
+    let held = crate::private_files::read_held(file).map_err(Failure::new)?;
     if !held.file.is_encrypted() {
         return Ok(false);
     }

@@ -6,9 +6,9 @@
 use crate::agent_state::{refusal, AgentState, Lock, HOW_TO_PROMPT};
 use crate::client::{connect, identities, Client, Target};
 use crate::key_args::resolve_blobs;
-use crate::keyfiles::{self, FingerprintHash};
-use crate::keyload;
 use crate::lifetime::parse_lifetime;
+use crate::private_files;
+use crate::public_files::{self, FingerprintHash};
 use crate::{Failure, Outcome};
 use agentry_core::keys::PrivateKey as AgentKey;
 use agentry_core::proto::{AddIdentity, Constraint, Request, Response};
@@ -91,12 +91,12 @@ pub(crate) fn list(args: &ListArgs, target: &Target) -> Outcome {
     };
     for id in &ids {
         if args.public_keys {
-            println!("{}", keyfiles::public_line(&id.key_blob, &id.comment));
+            println!("{}", public_files::public_line(&id.key_blob, &id.comment));
         } else {
             let label = labels.get(&id.key_blob).copied().unwrap_or("");
             println!(
                 "{}{label}",
-                keyfiles::describe(&id.key_blob, &id.comment, args.hash)
+                public_files::describe(&id.key_blob, &id.comment, args.hash)
             );
         }
     }
@@ -192,7 +192,7 @@ fn add_one_file(
                 "`-` (a key on standard input) cannot be held encrypted or remembered: give its file",
             ));
         }
-        let (key, shown) = keyload::read_private_key_from_stdin().map_err(Failure::new)?;
+        let (key, shown) = private_files::read_private_key_from_stdin().map_err(Failure::new)?;
         send_add(client, key, shown.as_bytes(), constraints)
             .map_err(|e| add_refusal(client, e, &format!("(stdin) ({shown})"), constraints))?;
         eprintln!("Identity added: (stdin) ({shown})");
@@ -200,9 +200,9 @@ fn add_one_file(
     }
     if args.encrypted {
         if args.remember {
-            crate::keyring::read_remembering(file)?;
+            crate::keyring_commands::read_remembering(file)?;
         }
-        if crate::deferred::add_encrypted(client, file, constraints)? {
+        if crate::encrypted_keys::add_encrypted(client, file, constraints)? {
             return Ok(());
         }
     }
@@ -211,7 +211,7 @@ fn add_one_file(
 
 /// Adds key `name` from the OS keyring.
 fn add_keyring(client: &mut Client, name: &str, constraints: &[Constraint]) -> Outcome {
-    let (key, comment) = crate::keyring::load(name)?;
+    let (key, comment) = crate::keyring_commands::load(name)?;
     send_add(client, key, comment.as_bytes(), constraints).map_err(|e| {
         add_refusal(
             client,
@@ -232,16 +232,16 @@ fn add_file(
 ) -> Outcome {
     let name = file.display();
     let (plain, shown) = if remember {
-        crate::keyring::read_remembering(file)?
+        crate::keyring_commands::read_remembering(file)?
     } else {
-        keyload::read_private_key(file).map_err(Failure::new)?
+        private_files::read_private_key(file).map_err(Failure::new)?
     };
     let comment = shown.as_bytes().to_vec();
     let keypair = plain.keypair().clone();
     send_add(client, plain, &comment, constraints)
         .map_err(|e| add_refusal(client, e, &format!("{name} ({shown})"), constraints))?;
     eprintln!("Identity added: {name} ({shown})");
-    if let Some((cert_path, cert)) = keyfiles::read_certificate_for(file) {
+    if let Some((cert_path, cert)) = public_files::read_certificate_for(file) {
         let key_id = cert.key_id().to_owned();
         let certified = AgentKey::new(keypair, Some(cert))
             .map_err(|e| Failure::new(format!("{}: {e}", cert_path.display())))?;

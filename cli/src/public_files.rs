@@ -1,6 +1,6 @@
 //! Key files and key descriptions for the client commands: finding the certificate next to a key
 //! file and the public key of a file given to `remove`, and describing agent identities the way
-//! ssh-add does (`256 SHA256:… comment (ED25519)`). Private keys are read by `keyload`.
+//! ssh-add does (`256 SHA256:… comment (ED25519)`). Private keys are read by `private_files`.
 
 use agentry_core::keyfile::KeyFile;
 use agentry_platform::small_file::{read_small_text, KEY_FILE_LIMIT};
