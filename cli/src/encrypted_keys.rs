@@ -6,11 +6,10 @@
 use crate::agent_state::{refusal, AgentState, HOW_TO_PROMPT};
 use crate::client::{connect, Client, Target};
 use crate::key_args::resolve_blobs;
+use crate::key_bundle::{Form, KeyBundle, OverProtocol, Piece};
 use crate::{Failure, Outcome};
-use agentry_core::keyfile::KeyFormat;
 use agentry_core::proto::{Constraint, Extension, ReencryptAllReply, Request, Response};
 use clap::Args;
-use ssh_encoding::Encode;
 use std::path::Path;
 
 #[derive(Debug, Args)]
@@ -35,59 +34,40 @@ pub(crate) fn add_encrypted(
     if !held.file.is_encrypted() {
         return Ok(false);
     }
-    let bytes = held.bytes.clone();
-    let comment = held.comment.clone().into_bytes();
-    let extension = if held.file.format() == KeyFormat::Ppk {
-        Extension::AddPpk {
-            ppk: bytes.clone(),
-            constraints: constraints.to_vec(),
-        }
-    } else {
-        Extension::AddKeyFile {
-            file: bytes.clone(),
-            public_key: held
-                .public
-                .as_ref()
-                .and_then(|k| k.encode_vec().ok())
-                .unwrap_or_default(),
-            comment: comment.clone(),
-            constraints: constraints.to_vec(),
-        }
+    let shown = held.comment.clone();
+    let certificate = held.certificate(file).unwrap_or_else(|problem| {
+        crate::report(&problem);
+        None
+    });
+    let bundle = KeyBundle {
+        comment: shown.clone().into_bytes(),
+        form: Form::Encrypted(Box::new(held)),
+        certificate,
     };
-    let refused = || {
-        Failure::new(format!(
-            "the agent refused to hold {name} encrypted (does it support deferred decryption? `agentry query` lists what it does)"
-        ))
-    };
-    if client.request(&Request::Extension(extension))? != Response::Success {
-        return Err(encrypted_refusal(client, &name.to_string())?);
-    }
-    let shown = String::from_utf8_lossy(&comment);
-    eprintln!("Identity added, encrypted until first use: {name} ({shown})");
     // As ssh-add adds FILE-cert.pub with its key: the same file, listed under the certificate
     // (agentry's extension, for PPK files too); the agent decrypts both with one passphrase.
-    match held.certificate(file) {
-        Ok(None) => {}
-        Ok(Some((cert_path, cert))) => {
-            let certificate = Extension::AddKeyFile {
-                file: bytes,
-                public_key: cert.encode_vec().map_err(|_| refused())?,
-                comment,
-                constraints: constraints.to_vec(),
-            };
-            if client.request(&Request::Extension(certificate))? != Response::Success {
-                return Err(Failure::new(format!(
-                    "the agent refused the certificate {} for {name}",
-                    cert_path.display()
-                )));
-            }
-            eprintln!(
+    let added = bundle.add_to(
+        &mut OverProtocol(client),
+        constraints,
+        |piece| match piece {
+            Piece::Key => eprintln!("Identity added, encrypted until first use: {name} ({shown})"),
+            Piece::Certificate(path, cert) => eprintln!(
                 "Certificate added, encrypted until first use: {} ({})",
-                cert_path.display(),
+                path.display(),
                 cert.key_id()
-            );
+            ),
+        },
+    );
+    match added {
+        Ok(()) => {}
+        Err((None, Failure::Refused)) => return Err(encrypted_refusal(client, &name.to_string())?),
+        Err((Some(path), Failure::Refused)) => {
+            return Err(Failure::new(format!(
+                "the agent refused the certificate {} for {name}",
+                path.display()
+            )))
         }
-        Err(problem) => eprintln!("agentry: {problem}"),
+        Err((_, other)) => return Err(other),
     }
     Ok(true)
 }

@@ -6,12 +6,13 @@
 use crate::agent_state::{refusal, AgentState, Lock, HOW_TO_PROMPT};
 use crate::client::{connect, identities, Client, Target};
 use crate::key_args::resolve_blobs;
+use crate::key_bundle::{AddsKeys, Form, KeyBundle, OverProtocol, Piece};
 use crate::lifetime::parse_lifetime;
 use crate::private_files;
 use crate::public_files::{self, FingerprintHash};
 use crate::{Failure, Outcome};
 use agentry_core::keys::PrivateKey as AgentKey;
-use agentry_core::proto::{AddIdentity, Constraint, Request, Response};
+use agentry_core::proto::{Constraint, Request, Response};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -236,22 +237,28 @@ fn add_file(
     } else {
         private_files::read_private_key(file).map_err(Failure::new)?
     };
-    let comment = shown.as_bytes().to_vec();
-    let keypair = plain.keypair().clone();
-    send_add(client, plain, &comment, constraints)
-        .map_err(|e| add_refusal(client, e, &format!("{name} ({shown})"), constraints))?;
-    eprintln!("Identity added: {name} ({shown})");
-    if let Some((cert_path, cert)) = public_files::read_certificate_for(file) {
-        let key_id = cert.key_id().to_owned();
-        let certified = AgentKey::new(keypair, Some(cert))
-            .map_err(|e| Failure::new(format!("{}: {e}", cert_path.display())))?;
-        send_add(client, certified, &comment, constraints).map_err(|e| {
-            let what = format!("certificate {}", cert_path.display());
-            add_refusal(client, e, &what, constraints)
-        })?;
-        eprintln!("Certificate added: {} ({key_id})", cert_path.display());
-    }
-    Ok(())
+    let bundle = KeyBundle {
+        form: Form::Clear(plain),
+        comment: shown.as_bytes().to_vec(),
+        certificate: public_files::read_certificate_for(file),
+    };
+    let added = bundle.add_to(
+        &mut OverProtocol(client),
+        constraints,
+        |piece| match piece {
+            Piece::Key => eprintln!("Identity added: {name} ({shown})"),
+            Piece::Certificate(path, cert) => {
+                eprintln!("Certificate added: {} ({})", path.display(), cert.key_id());
+            }
+        },
+    );
+    added.map_err(|(certificate, e)| {
+        let what = match certificate {
+            None => format!("{name} ({shown})"),
+            Some(path) => format!("certificate {}", path.display()),
+        };
+        add_refusal(client, e, &what, constraints)
+    })
 }
 
 /// Keeps a transport failure's own message and exit code; says why the agent refused an add
@@ -276,22 +283,14 @@ fn add_refusal(client: &mut Client, e: Failure, what: &str, constraints: &[Const
     Failure::new(format!("the agent refused to add {what}"))
 }
 
+/// Sends one decrypted key (a key from standard input or the OS keyring, with no certificate).
 fn send_add(
     client: &mut Client,
     key: AgentKey,
     comment: &[u8],
     constraints: &[Constraint],
 ) -> Outcome {
-    let request = Request::AddIdentity(Box::new(AddIdentity {
-        key,
-        comment: comment.to_vec(),
-        constraints: constraints.to_vec(),
-        constrained: !constraints.is_empty(),
-    }));
-    match client.request(&request)? {
-        Response::Success => Ok(()),
-        _ => Err(Failure::Refused),
-    }
+    OverProtocol(client).add_clear(key, comment, constraints)
 }
 
 pub(crate) fn remove(args: &RemoveArgs, target: &Target) -> Outcome {

@@ -17,6 +17,7 @@ mod encrypted_keys;
 mod generate;
 mod help;
 mod key_args;
+mod key_bundle;
 mod key_commands;
 mod keyring_commands;
 mod lifetime;

@@ -4,13 +4,14 @@
 //! to unencrypted ones) to the agent before it serves. A key that fails is reported with its config line; the others still load.
 
 use super::{Config, KeyEntry, KeySource, Pos, Problem};
+use crate::key_bundle::{Form, KeyBundle};
 use crate::keyring_commands::load as load_keyring_key;
 use crate::private_files::HeldFile;
 use agentry_core::keyfile::KdfLimits;
 use agentry_core::keys::PrivateKey;
 use agentry_core::known_hosts::KnownHosts;
 use agentry_core::proto::Constraint;
-use agentry_core::{Agent, DeferredPublic};
+use agentry_core::Agent;
 use std::path::Path;
 
 /// What the agent gets for one entry.
@@ -128,62 +129,31 @@ fn load_one(
             (clear_or_encrypted(read, path).map_err(at)?, warned)
         }
     };
-    let refused = |e| at(format!("{}: the agent refused the key: {e}", entry.name()));
-    match ready {
-        Ready::Clear(key, comment) => {
-            let certified = match &entry.source {
-                KeySource::File(path) => certified(&key, path).map_err(at)?,
+    let bundle = match ready {
+        Ready::Clear(key, comment) => KeyBundle {
+            form: Form::Clear(key),
+            comment: comment.into_bytes(),
+            certificate: match &entry.source {
+                KeySource::File(path) => crate::public_files::read_certificate_for(path),
                 KeySource::Keyring(_) => None,
-            };
-            let bytes = comment.into_bytes();
-            agent
-                .add_key(key, bytes.clone(), constraints.clone())
-                .map_err(refused)?;
-            if let Some(certified) = certified {
-                agent
-                    .add_key(certified, bytes, constraints)
-                    .map_err(refused)?;
-            }
-        }
-        Ready::Encrypted(read) => {
-            let certificate = match &entry.source {
+            },
+        },
+        Ready::Encrypted(read) => KeyBundle {
+            certificate: match &entry.source {
                 KeySource::File(path) => read.certificate(path).map_err(at)?,
                 KeySource::Keyring(_) => None,
-            };
-            let comment = read.comment.into_bytes();
-            agent
-                .add_encrypted_key(
-                    read.file.clone(),
-                    read.public.map(DeferredPublic::Key),
-                    comment.clone(),
-                    constraints.clone(),
-                )
-                .map_err(refused)?;
-            // After its key, so that the two share one decryption.
-            if let Some((_, cert)) = certificate {
-                agent
-                    .add_encrypted_key(
-                        read.file,
-                        Some(DeferredPublic::Certificate(Box::new(cert))),
-                        comment,
-                        constraints,
-                    )
-                    .map_err(refused)?;
-            }
-        }
-    }
-    Ok(warned)
-}
-
-/// The key with the certificate next to its file (`FILE-cert.pub`), if there is one: it is
-/// added too, as `agentry add` and `ssh-add` do.
-fn certified(key: &PrivateKey, path: &Path) -> Result<Option<PrivateKey>, String> {
-    let Some((cert_path, cert)) = crate::public_files::read_certificate_for(path) else {
-        return Ok(None);
+            },
+            comment: read.comment.clone().into_bytes(),
+            form: Form::Encrypted(Box::new(read)),
+        },
     };
-    PrivateKey::new(key.keypair().clone(), Some(cert))
-        .map(Some)
-        .map_err(|e| format!("{}: {e}", cert_path.display()))
+    bundle.add_to(&mut &*agent, &constraints, |_| {}).map_err(
+        |(certificate, e)| match certificate {
+            None => at(format!("{}: the agent refused the key: {e}", entry.name())),
+            Some(_) => at(format!("{}: {e}", entry.name())),
+        },
+    )?;
+    Ok(warned)
 }
 
 /// Unencrypted files are decrypted (read) now; encrypted ones stay as they are.
