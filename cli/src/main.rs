@@ -25,6 +25,8 @@ mod passphrase;
 mod private_files;
 mod public_files;
 mod ready;
+#[cfg(windows)]
+mod relay;
 #[cfg(unix)]
 mod shell;
 
@@ -92,6 +94,10 @@ enum Command {
     /// Print the IdentityAgent line that points OpenSSH at this agent's pipe.
     #[cfg(windows)]
     OpensshConfig(daemon::OpensshConfigArgs),
+    /// Relay the agent protocol between stdin/stdout and the agent's pipe (the Windows end of
+    /// a WSL or socat bridge; a drop-in for npiperelay).
+    #[cfg(windows)]
+    Relay(relay::RelayArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions {
         /// The shell to complete for.
@@ -252,6 +258,8 @@ fn main() -> ExitCode {
         Command::Config(args) => config::config_command(&args, cli.config.as_deref()),
         #[cfg(windows)]
         Command::OpensshConfig(args) => daemon::openssh_config(&args),
+        #[cfg(windows)]
+        Command::Relay(args) => relay::relay(&args),
         Command::Completions { shell } => generate::completions(shell),
         Command::ManPage => generate::man_page(),
     };

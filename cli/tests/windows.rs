@@ -371,3 +371,78 @@ fn a_key_file_everyone_may_read_is_refused_like_win32_openssh_does() {
     let listed = client(&pipe, &["list"]);
     assert_eq!(listed.status.code(), Some(1), "the key was added anyway");
 }
+
+/// A child process killed (and reaped) on drop, so a failed assertion leaves none behind.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn relay(pipe: &str) -> Reaped {
+    Reaped(
+        agentry()
+            .args(["relay", "--pipe", pipe])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn agentry relay"),
+    )
+}
+
+#[test]
+fn relay_carries_frames_between_standard_streams_and_the_pipe() {
+    use std::io::{Read, Write};
+    let pipe = unique_pipe();
+    let _agent = Foreground::start(&pipe);
+    let (_keys, key) = private_key("ed25519");
+    let added = client(&pipe, &["add", key.to_str().unwrap()]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let mut relay = relay(&pipe);
+    // Two requests at once, as a client may pipeline them; then the end of input.
+    let list = [0u8, 0, 0, 1, 11];
+    let mut stdin = relay.0.stdin.take().unwrap();
+    stdin.write_all(&[list, list].concat()).unwrap();
+    drop(stdin);
+    let mut replies = Vec::new();
+    relay
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut replies)
+        .unwrap();
+    let status = relay.0.wait().unwrap();
+    assert!(status.success(), "relay exited with {status}");
+    // Each reply: uint32 length, IDENTITIES_ANSWER (12), one identity.
+    let first_len = u32::from_be_bytes(replies[..4].try_into().unwrap()) as usize;
+    assert_eq!(replies.len(), 2 * (4 + first_len), "two whole replies");
+    assert_eq!(replies[4..9], [12, 0, 0, 0, 1]);
+    assert_eq!(replies[..4 + first_len], replies[4 + first_len..]);
+}
+
+#[test]
+fn relay_stops_at_a_frame_the_agent_would_refuse() {
+    use std::io::{Read, Write};
+    let pipe = unique_pipe();
+    let _agent = Foreground::start(&pipe);
+    let mut relay = relay(&pipe);
+    let mut stdin = relay.0.stdin.take().unwrap();
+    stdin.write_all(&[0, 0, 0, 0]).unwrap();
+    let status = relay.0.wait().unwrap();
+    drop(stdin);
+    let mut stderr = String::new();
+    relay
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("standard input"), "{stderr}");
+}
