@@ -82,7 +82,9 @@ pub(crate) fn fingerprint(blob: &[u8], hash: FingerprintHash) -> Option<String> 
 
 /// `256 SHA256:… comment (ED25519)`, as `ssh-add -l` prints.
 pub(crate) fn describe(blob: &[u8], comment: &[u8], hash: FingerprintHash) -> String {
-    let comment = String::from_utf8_lossy(comment);
+    // The agent's comments are anyone's (a forwarded host can add keys): escape what could
+    // drive the terminal or forge lines (docs/security.md, "Client-chosen text").
+    let comment = agentry_core::text::untrusted_bytes(comment);
     let Some((key, is_cert)) = subject_key(blob) else {
         return format!("unknown key type: {comment}");
     };
@@ -118,7 +120,8 @@ pub(crate) fn public_line(blob: &[u8], comment: &[u8]) -> String {
         .utf8("key type")
         .unwrap_or_default();
     let encoded = base64ct::Base64::encode_string(blob);
-    format!("{algorithm} {encoded} {}", String::from_utf8_lossy(comment))
+    let comment = agentry_core::text::untrusted_bytes(comment);
+    format!("{algorithm} {encoded} {comment}")
 }
 
 fn mpint_bits(bytes: &[u8]) -> u32 {
