@@ -16,6 +16,7 @@ mod destinations;
 mod encrypted_keys;
 mod generate;
 mod help;
+mod install;
 mod key_args;
 mod key_bundle;
 mod key_commands;
@@ -98,6 +99,11 @@ enum Command {
     /// a WSL or socat bridge; a drop-in for npiperelay).
     #[cfg(windows)]
     Relay(relay::RelayArgs),
+    /// Start the agent at every logon: systemd user units (Linux), the Run registry value
+    /// (Windows).
+    Install(install::InstallArgs),
+    /// Undo `agentry install`: remove exactly what it wrote.
+    Uninstall(install::UninstallArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions {
         /// The shell to complete for.
@@ -260,6 +266,8 @@ fn main() -> ExitCode {
         Command::OpensshConfig(args) => daemon::openssh_config(&args),
         #[cfg(windows)]
         Command::Relay(args) => relay::relay(&args),
+        Command::Install(args) => install::install(&args),
+        Command::Uninstall(args) => install::uninstall(&args),
         Command::Completions { shell } => generate::completions(shell),
         Command::ManPage => generate::man_page(),
     };

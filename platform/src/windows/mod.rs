@@ -1,6 +1,6 @@
 //! The Windows side of agentry: Pageant's named pipe name ([`name`]), the private security
 //! descriptor and SID checks ([`security`]), whether a key file is private ([`file_access`]),
-//! the named pipe server ([`pipe`]), token privileges and Wine detection for tests ([`privilege`]), the confirmation and passphrase dialogs ([`prompt`]), process hardening ([`process`]), Pageant's legacy
+//! the named pipe server ([`pipe`]), token privileges and Wine detection for tests ([`privilege`]), the confirmation and passphrase dialogs ([`prompt`]), process hardening ([`process`]), the logon `Run` value ([`registry`]), Pageant's legacy
 //! `WM_COPYDATA` window ([`copydata`]) and its shared memory ([`mapping`]) and the matching clients ([`client`]).
 
 pub mod client;
@@ -12,6 +12,7 @@ pub mod pipe;
 pub mod privilege;
 pub mod process;
 pub mod prompt;
+pub mod registry;
 pub mod security;
 
 pub use name::{pageant_pipe_name, OPENSSH_PIPE, PAGEANT_WINDOW};
