@@ -104,13 +104,35 @@ pub(crate) fn list(args: &ListArgs, target: &Target) -> Outcome {
     Ok(())
 }
 
+impl AddArgs {
+    /// `agentry add [--encrypted] FILES`, for Pageant's command line.
+    pub(crate) fn files(files: Vec<PathBuf>, encrypted: bool) -> Self {
+        Self {
+            lifetime: None,
+            confirm: false,
+            destinations: Vec::new(),
+            known_hosts: Vec::new(),
+            help: None,
+            encrypted,
+            remember: false,
+            keyring: Vec::new(),
+            files,
+        }
+    }
+}
+
 pub(crate) fn add(args: &AddArgs, target: &Target) -> Outcome {
     let files = if args.files.is_empty() && args.keyring.is_empty() {
         default_key_files()?
     } else {
         args.files.clone()
     };
-    let mut client = connect(target)?;
+    add_files(args, &files, &mut connect(target)?)
+}
+
+/// Adds `files` (and `args`' keyring keys) as `args` asks, through `client`; a key that fails is
+/// reported and the rest are still added.
+pub(crate) fn add_files(args: &AddArgs, files: &[PathBuf], client: &mut Client) -> Outcome {
     let mut constraints = Vec::new();
     if let Some(life) = args.lifetime {
         constraints.push(Constraint::Lifetime(
@@ -144,10 +166,10 @@ pub(crate) fn add(args: &AddArgs, target: &Target) -> Outcome {
         Ok(())
     };
     for name in &args.keyring {
-        note(add_keyring(&mut client, name, &constraints))?;
+        note(add_keyring(client, name, &constraints))?;
     }
-    for file in &files {
-        note(add_one_file(&mut client, file, args, &constraints))?;
+    for file in files {
+        note(add_one_file(client, file, args, &constraints))?;
     }
     if let Some(life) = args.lifetime.filter(|_| failed.is_none()) {
         eprintln!("Lifetime set to {} seconds", life.as_secs());

@@ -22,6 +22,7 @@ mod key_bundle;
 mod key_commands;
 mod keyring_commands;
 mod lifetime;
+mod pageant_command;
 mod passphrase;
 mod private_files;
 mod public_files;
@@ -36,7 +37,14 @@ use std::process::ExitCode;
 
 /// A cross-platform SSH agent, compatible with OpenSSH's ssh-agent protocol and tools.
 #[derive(Debug, Parser)]
-#[command(name = "agentry", version, propagate_version = true, after_help = help::EXAMPLES)]
+#[command(
+    name = "agentry",
+    version,
+    propagate_version = true,
+    after_help = help::EXAMPLES,
+    override_usage = "agentry [OPTIONS] <COMMAND>\n       \
+        agentry [--encrypted] [KEYFILE]... [--openssh-config FILE] [-c COMMAND [ARGS]...]"
+)]
 struct Cli {
     /// How client commands reach the agent: auto (SSH_AUTH_SOCK, else Pageant's pipe, else
     /// its WM_COPYDATA window), pipe (SSH_AUTH_SOCK or Pageant's pipe), copydata.
@@ -48,7 +56,17 @@ struct Cli {
     #[arg(long, global = true, value_name = "PATH", display_order = 1000)]
     config: Option<std::path::PathBuf>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    pageant: pageant_command::PageantArgs,
+}
+
+/// Whether `arg` names one of agentry's commands (which wins over a key file of that name).
+pub(crate) fn is_command_name(arg: &std::ffi::OsStr) -> bool {
+    use clap::CommandFactory;
+    Cli::command()
+        .get_subcommands()
+        .any(|c| arg == c.get_name() || c.get_all_aliases().any(|a| arg == a))
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,8 +183,7 @@ pub(crate) enum Failure {
     Refused,
     /// Failed after every problem was reported on a line of its own (exit 1, nothing to add).
     Reported,
-    /// The command `start -- COMMAND` ran exited with this status (Unix).
-    #[cfg(unix)]
+    /// The command `start -- COMMAND` (Unix) or Pageant's `-c` ran exited with this status.
     Exited(u8),
 }
 
@@ -180,7 +197,6 @@ impl Failure {
     pub(crate) fn code(&self) -> u8 {
         match self {
             Self::Fatal(_) => 2,
-            #[cfg(unix)]
             Self::Exited(code) => *code,
             Self::Failed(_) | Self::Refused | Self::Reported => 1,
         }
@@ -191,9 +207,7 @@ impl Failure {
         match self {
             Self::Failed(m) | Self::Fatal(m) => Some(m),
             Self::Refused => Some("the agent refused"),
-            Self::Reported => None,
-            #[cfg(unix)]
-            Self::Exited(_) => None,
+            Self::Reported | Self::Exited(_) => None,
         }
     }
 
@@ -225,7 +239,8 @@ pub(crate) type Outcome = Result<(), Failure>;
 /// Parses the command line; clap's own errors, except that `agentry add -h` (ssh-add's
 /// destination option, not help) says where help is.
 fn parse() -> Cli {
-    Cli::try_parse().unwrap_or_else(|e| {
+    let args = pageant_command::with_pageant_spellings(std::env::args_os().collect());
+    Cli::try_parse_from(args).unwrap_or_else(|e| {
         use clap::error::{ContextKind, ContextValue, ErrorKind};
         let dest_missing = e.kind() == ErrorKind::InvalidValue
             && matches!(e.get(ContextKind::InvalidArg), Some(ContextValue::String(arg)) if arg.starts_with("-h "));
@@ -246,7 +261,32 @@ fn main() -> ExitCode {
         transport: cli.transport,
     };
     let target = &target;
-    let outcome = match cli.command {
+    let Some(command) = cli.command else {
+        // Pageant's command line; with nothing on it, Windows starts the agent as Pageant does.
+        if !cli.pageant.given() && cfg!(unix) {
+            use clap::CommandFactory;
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::MissingSubcommand,
+                    "a command or key files are required",
+                )
+                .exit();
+        }
+        let outcome = config::load(cli.config.as_deref())
+            .and_then(|config| pageant_command::run(&cli.pageant, config, target));
+        return exit_code(outcome);
+    };
+    if cli.pageant.given() {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "key files, --encrypted, --openssh-config and -c are Pageant's command line: they \
+                 go without a command (`agentry add` takes options of its own)",
+            )
+            .exit();
+    }
+    let outcome = match command {
         Command::Start(args) => {
             config::load(cli.config.as_deref()).and_then(|config| daemon::start(args, config))
         }
@@ -271,6 +311,11 @@ fn main() -> ExitCode {
         Command::Completions { shell } => generate::completions(shell),
         Command::ManPage => generate::man_page(),
     };
+    exit_code(outcome)
+}
+
+/// Reports a failure's message, if it has one left, and turns the outcome into the exit status.
+fn exit_code(outcome: Outcome) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

@@ -66,6 +66,33 @@ pub(crate) fn start(args: StartArgs, config: Config) -> Outcome {
     runtime.block_on(os::serve(&args, &config, agent))
 }
 
+/// Starts an agent in the background with the default options and `config`, prints what
+/// `agentry start` prints, and returns its address (socket or pipe) and process id: Pageant's
+/// "no agent is running yet" (`pageant_command`).
+pub(crate) fn start_default_in_background(config: &Config) -> Result<String, Failure> {
+    config.check_foreground(false)?;
+    let args = StartArgs::defaults();
+    let (address, pid) = os::spawn_in_background(&args, config)?;
+    os::print_started(&args.os, &address, pid);
+    Ok(address)
+}
+
+impl StartArgs {
+    /// `agentry start` with no options.
+    fn defaults() -> Self {
+        use clap::{FromArgMatches, Parser};
+        #[derive(Parser)]
+        struct Start {
+            #[command(flatten)]
+            args: StartArgs,
+        }
+        let matches = <Start as clap::CommandFactory>::command().get_matches_from(["start"]);
+        Start::from_arg_matches(&matches)
+            .expect("no options parse")
+            .args
+    }
+}
+
 /// Logs to standard error: info in the foreground, warnings only while running a command. A
 /// plain level unless AGENTRY_LOG asks for more, so the directive parser is left untouched
 /// (about 250 KiB less resident memory). A background agent on Windows, whose stderr nobody

@@ -186,6 +186,17 @@ async fn serve_while_command_runs(
 /// agent's own log goes nowhere, so the config's key entries are checked here first and their
 /// problems shown.
 pub(super) fn start_in_background(args: &super::StartArgs, config: &Config) -> Outcome {
+    let (socket, pid) = spawn_in_background(args, config)?;
+    print_started(&args.os, &socket, pid);
+    Ok(())
+}
+
+/// Starts `agentry start -D --notify-ready …` in a new session; its socket and process id once
+/// it serves.
+pub(super) fn spawn_in_background(
+    args: &super::StartArgs,
+    config: &Config,
+) -> Result<(String, u32), Failure> {
     let can_prompt = crate::config::start_can_prompt(config);
     let mut command = background_start_command(config, can_prompt)?;
     if let Some(path) = &args.os.address {
@@ -193,13 +204,16 @@ pub(super) fn start_in_background(args: &super::StartArgs, config: &Config) -> O
     }
     args.agent.pass_on(&mut command);
     process::start_in_new_session(&mut command);
-    let (socket, pid) = spawn_until_ready(&mut command)?;
+    spawn_until_ready(&mut command)
+}
+
+/// The shell lines `agentry start` prints for an agent started in the background.
+pub(super) fn print_started(args: &OsStartArgs, socket: &str, pid: u32) {
     print!(
         "{}",
-        Syntax::choose(args.os.csh, args.os.sh).started(std::path::Path::new(&socket), pid)
+        Syntax::choose(args.csh, args.sh).started(std::path::Path::new(socket), pid)
     );
     let _ = std::io::stdout().flush();
-    Ok(())
 }
 
 pub(crate) fn stop(args: &StopArgs) -> Outcome {

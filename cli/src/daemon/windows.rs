@@ -169,6 +169,16 @@ pub(super) async fn serve(args: &super::StartArgs, config: &Config, agent: Agent
 
 /// Re-executes `agentry start -D --notify-ready …` detached and prints where it listens.
 pub(super) fn start_in_background(args: &super::StartArgs, config: &Config) -> Outcome {
+    let (pipe, pid) = spawn_in_background(args, config)?;
+    print_started(&args.os, &pipe, pid);
+    Ok(())
+}
+
+/// Starts `agentry start -D --notify-ready …` detached; its pipe and process id once it serves.
+pub(super) fn spawn_in_background(
+    args: &super::StartArgs,
+    config: &Config,
+) -> Result<(String, u32), Failure> {
     let mut command = background_start_command(config, crate::config::start_can_prompt(config))?;
     if let Some(pipe) = &args.os.address {
         command.arg("-a").arg(pipe);
@@ -181,10 +191,13 @@ pub(super) fn start_in_background(args: &super::StartArgs, config: &Config) -> O
     }
     args.agent.pass_on(&mut command);
     command.creation_flags(DETACHED);
-    let (pipe, pid) = spawn_until_ready(&mut command)?;
+    spawn_until_ready(&mut command)
+}
+
+/// The lines `agentry start` prints for an agent started in the background.
+pub(super) fn print_started(_args: &OsStartArgs, pipe: &str, pid: u32) {
     println!("SSH_AUTH_SOCK={pipe}");
     println!("SSH_AGENT_PID={pid}");
-    Ok(())
 }
 
 pub(crate) fn stop(_args: &StopArgs) -> Outcome {
