@@ -1,13 +1,16 @@
 //! The `agentry start` options that shape the agent itself, one set for Unix and Windows:
-//! default key lifetime, legacy SHA-1 signatures and the `--confirm-*` rules. They combine with
+//! default key lifetime, legacy SHA-1 signatures, the `--confirm-*` rules and which provider
+//! libraries (PKCS#11) may be loaded. They combine with
 //! the config file (the command line wins) and are passed on to the re-executed background agent.
 
 use crate::config::Config;
 use crate::confirm::ConfirmArgs;
 use crate::lifetime::parse_lifetime;
 use agentry_core::AgentOptions;
+use agentry_platform::helper::{provider_path, HelperCommand, Pkcs11Providers};
 use clap::Args;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Args)]
@@ -20,6 +23,11 @@ pub(crate) struct AgentArgs {
     allow_ssh_rsa_sha1: bool,
     #[command(flatten)]
     confirm: ConfirmArgs,
+    /// Provider libraries (PKCS#11) that may be loaded: comma-separated patterns matched
+    /// against the library's resolved path (default /usr/lib*/*,/usr/local/lib*/* on Unix; the
+    /// system and Program Files directories on Windows).
+    #[arg(short = 'P', value_name = "PATTERNS")]
+    allowed_providers: Option<String>,
 }
 
 impl AgentArgs {
@@ -33,6 +41,25 @@ impl AgentArgs {
                 .allow_ssh_rsa_sha1(self.allow_ssh_rsa_sha1 || config.allow_ssh_rsa_sha1)
                 .default_lifetime(self.lifetime.or(config.lifetime)),
         );
+        let options = match HelperCommand::this_executable() {
+            Some(command) => {
+                let allowed = match self
+                    .allowed_providers
+                    .as_ref()
+                    .or(config.allowed_providers.as_ref())
+                {
+                    Some(patterns) => provider_path::allow_list(patterns),
+                    None => provider_path::default_allow_list(),
+                };
+                options.token_providers(Arc::new(Pkcs11Providers::new(allowed, command)))
+            }
+            None => {
+                tracing::warn!(
+                    "cannot find agentry's own executable: PKCS#11 providers cannot be loaded"
+                );
+                options
+            }
+        };
         (options, confirm.timeout())
     }
 
@@ -43,6 +70,9 @@ impl AgentArgs {
         }
         if self.allow_ssh_rsa_sha1 {
             command.arg("--allow-ssh-rsa-sha1");
+        }
+        if let Some(patterns) = &self.allowed_providers {
+            command.arg("-P").arg(patterns);
         }
         self.confirm.pass_on(command);
     }

@@ -131,6 +131,20 @@ enum Command {
     /// Print the man page (roff; scripts/man-page writes it to a file).
     #[command(hide = true)]
     ManPage,
+    /// Internal: a helper process the agent starts to load a provider library.
+    #[command(hide = true)]
+    Helper {
+        /// What the helper loads.
+        #[arg(value_enum)]
+        kind: HelperKindArg,
+    },
+}
+
+/// `agentry helper KIND`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum HelperKindArg {
+    /// PKCS#11 providers.
+    Pkcs11,
 }
 
 /// Prints `agentry: MESSAGE` on stderr, in plain words: an OS error's ` (os error N)` suffix,
@@ -310,6 +324,14 @@ fn main() -> ExitCode {
         Command::Uninstall(args) => install::uninstall(&args),
         Command::Completions { shell } => generate::completions(shell),
         Command::ManPage => generate::man_page(),
+        Command::Helper { kind } => {
+            daemon::harden_helper();
+            let kind = match kind {
+                HelperKindArg::Pkcs11 => agentry_platform::helper::HelperKind::Pkcs11,
+            };
+            agentry_platform::helper::run_helper(kind)
+                .map_err(|e| Failure::new(format!("helper: {e}")))
+        }
     };
     exit_code(outcome)
 }

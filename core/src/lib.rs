@@ -16,13 +16,16 @@ pub mod known_hosts;
 mod pattern;
 pub mod prompt;
 pub mod proto;
+pub mod provider_allow;
 pub mod session;
 pub mod text;
 pub mod wire;
 
 pub use agent::{
-    AddError, Agent, AgentOptions, ConfirmPolicy, DeferredPublic, KeyInfo, ThreadStarter,
+    AddError, Agent, AgentOptions, ConfirmPolicy, DeferredPublic, ExternalKey, ExternalSignRequest,
+    ExternalSigner, KeyInfo, LoadedProvider, ProviderError, ThreadStarter, TokenProviders,
     MAX_IDENTITIES_REPLY,
 };
 pub use frame::MAX_MESSAGE_LEN;
+pub use provider_allow::ProviderAllowList;
 pub use session::{ClientInfo, Session};

@@ -3,8 +3,9 @@
 //! the Windows named pipe and Pageant's WM_COPYDATA window), process hardening, daemon support,
 //! the clock that counts suspended time ([`clock`]), the OS keyring ([`keyring`]), the small
 //! synchronous client that agentry's own commands use to talk to a running agent, bounded
-//! reading of the small files it is given by name ([`small_file`]), and naming forwarding hops
-//! on prompts from the user's known_hosts files.
+//! reading of the small files it is given by name ([`small_file`]), naming forwarding hops
+//! on prompts from the user's known_hosts files, and the helper processes that load PKCS#11
+//! providers ([`helper`]).
 
 // The workspace denies `unsafe`; this crate is where the few necessary OS calls live, each with
 // a `// SAFETY:` comment.
@@ -13,6 +14,7 @@
 pub mod client;
 pub mod clock;
 pub mod frame_io;
+pub mod helper;
 pub mod keyring;
 pub mod known_hosts;
 pub mod serve;

@@ -121,6 +121,8 @@ pub(crate) struct Config {
     pub(crate) openssh_pipe: bool,
     pub(crate) lifetime: Option<Duration>,
     pub(crate) allow_ssh_rsa_sha1: bool,
+    /// Provider allow-list patterns (`-P`); `None` means the OS's default.
+    pub(crate) allowed_providers: Option<String>,
     /// known_hosts files; `None` means OpenSSH's defaults.
     pub(crate) known_hosts: Option<Vec<PathBuf>>,
     pub(crate) backend: Option<(Pos, Backend)>,
@@ -222,6 +224,7 @@ impl Config {
             openssh_pipe: agent.openssh_pipe.unwrap_or(false),
             lifetime: agent.lifetime.map(|l| l.0),
             allow_ssh_rsa_sha1: agent.allow_ssh_rsa_sha1.unwrap_or(false),
+            allowed_providers: agent.allowed_providers,
             known_hosts: agent
                 .known_hosts
                 .map(|files| files.iter().map(|f| expand(base, f)).collect()),

@@ -39,6 +39,8 @@ pub(crate) struct AgentSection {
     pub(crate) allow_ssh_rsa_sha1: Option<bool>,
     /// known_hosts files for destination restrictions and prompt names.
     pub(crate) known_hosts: Option<Vec<String>>,
+    /// Provider libraries the agent may load (`agentry start -P`).
+    pub(crate) allowed_providers: Option<String>,
 }
 
 /// `[prompts]`: how confirmations and passphrases are asked.

@@ -93,6 +93,12 @@ impl StartArgs {
     }
 }
 
+/// Hardens a helper process as the agent is hardened (no core dumps, no same-user debugger):
+/// it holds the token's PIN.
+pub(crate) fn harden_helper() {
+    os::harden();
+}
+
 /// Logs to standard error: info in the foreground, warnings only while running a command. A
 /// plain level unless AGENTRY_LOG asks for more, so the directive parser is left untouched
 /// (about 250 KiB less resident memory). A background agent on Windows, whose stderr nobody

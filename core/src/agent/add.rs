@@ -257,11 +257,11 @@ impl Agent {
 
     /// Inserts `entry` (replacing the entry with its blob, if any) unless the identities reply
     /// would then exceed [`MAX_IDENTITIES_REPLY`]; wakes the expiry timer for an earlier deadline.
-    fn insert(&self, keys: &mut Keystore, entry: Entry) -> Result<(), AddError> {
+    pub(super) fn insert(&self, keys: &mut Keystore, entry: Entry) -> Result<(), AddError> {
         if keys.identities_reply_len_with(&entry) > MAX_IDENTITIES_REPLY {
             return Err(AddError::TooManyKeys);
         }
-        tracing::info!(target: "agentry::keys", algorithm = %entry.algorithm, fingerprint = %entry.fingerprint, encrypted = entry.key.cleartext().is_none(), "key added");
+        tracing::info!(target: "agentry::keys", algorithm = %entry.algorithm, fingerprint = %entry.fingerprint, encrypted = entry.key.cleartext().is_none() && entry.key.external_form().is_none(), external = entry.key.external_form().is_some(), "key added");
         if keys.insert(entry) {
             self.shared.expiry.deadline_moved_earlier();
         }
@@ -279,7 +279,7 @@ impl Agent {
     }
 
     /// Applies add-time constraints and defaults: expiry, confirm, destinations.
-    fn policy(&self, constraints: Vec<Constraint>) -> Result<KeyPolicy, AddError> {
+    pub(super) fn policy(&self, constraints: Vec<Constraint>) -> Result<KeyPolicy, AddError> {
         let mut policy = KeyPolicy {
             expires: None,
             confirm: false,
@@ -362,6 +362,10 @@ pub enum AddError {
     NotPermitted,
     /// The identities reply would exceed [`MAX_IDENTITIES_REPLY`].
     TooManyKeys,
+    /// A PKCS#11 provider could not be loaded (or unloaded).
+    Provider(super::ProviderError),
+    /// The provider yielded no key the agent does not hold already.
+    NothingAdded,
 }
 
 impl core::fmt::Display for AddError {
@@ -396,6 +400,8 @@ impl core::fmt::Display for AddError {
             Self::NotPermitted => {
                 f.write_str("the key is restricted to destinations this connection is not bound to")
             }
+            Self::Provider(e) => write!(f, "{e}"),
+            Self::NothingAdded => f.write_str("the provider has no key the agent does not hold"),
             Self::TooManyKeys => write!(
                 f,
                 "the list of identities would exceed {MAX_IDENTITIES_REPLY} bytes"

@@ -7,7 +7,8 @@
 //! Files: `options` (settings), `add` (what each add may change), `sign` (the signing path),
 //! `extension` (extension requests), `keystore` and `slot` (what is held), `deferred`
 //! (decryption on first use), `consent` (confirmation rules), `destination` (OpenSSH's
-//! destination restrictions), `lock`, `expiry` (lifetimes), `signing_pool` (slow signatures).
+//! destination restrictions), `lock`, `expiry` (lifetimes), `signing_pool` (slow signatures),
+//! `external` (keys held outside the agent, on tokens) and `smartcard` (PKCS#11 providers).
 
 mod add;
 mod consent;
@@ -15,12 +16,14 @@ mod deferred;
 mod destination;
 mod expiry;
 mod extension;
+mod external;
 mod keystore;
 mod lock;
 mod options;
 mod sign;
 mod signing_pool;
 mod slot;
+mod smartcard;
 
 use crate::clock::{Clock, TokioClock};
 use crate::prompt::Prompter;
@@ -32,6 +35,10 @@ use consent::Consents;
 pub use deferred::DeferredPublic;
 use expiry::ExpiryTimer;
 pub use expiry::EXPIRY_RECHECK;
+pub use external::{
+    BoxFuture, ExternalKey, ExternalSignRequest, ExternalSigner, LoadedProvider, ProviderError,
+    TokenProviders,
+};
 use keystore::{Entry, Keystore};
 use lock::{LockState, UnlockTurns};
 pub use options::AgentOptions;
@@ -154,10 +161,8 @@ impl Agent {
             }
             Request::Unlock { .. } => Response::Failure,
             Request::Extension(ext) => self.extension(session, ext),
-            Request::Smartcard { msg_type, .. } => {
-                tracing::info!(target: "agentry::proto", msg_type, "smartcard (PKCS#11) requests are not supported");
-                Response::Failure
-            }
+            Request::AddSmartcardKey(add) => self.add_smartcard(session, *add).await,
+            Request::RemoveSmartcardKey(remove) => self.remove_smartcard(&remove).await,
             Request::Ssh1 { msg_type, .. } => {
                 tracing::debug!(target: "agentry::proto", msg_type, "SSH-1 request refused");
                 Response::Failure

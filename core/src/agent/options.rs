@@ -1,8 +1,9 @@
-//! The settings an agent runs with: SHA-1 policy, default lifetime, confirmation rules, and the
-//! thread starter for slow signatures. Plain data with builder setters; the platform fills it
+//! The settings an agent runs with: SHA-1 policy, default lifetime, confirmation rules, the
+//! thread starter for slow signatures and the PKCS#11 provider loader. Plain data with builder setters; the platform fills it
 //! from the command line and the configuration file.
 
-use super::{ConfirmPolicy, ThreadStarter};
+use super::{ConfirmPolicy, ThreadStarter, TokenProviders};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Settings the agent runs with.
@@ -20,6 +21,8 @@ pub struct AgentOptions {
     /// Starts the threads slow signatures are made on (the core starts none itself); `None`
     /// makes every signature in place, on the runtime thread that asked for it.
     pub signing_threads: Option<ThreadStarter>,
+    /// Loads PKCS#11 providers (`ssh-add -s`); `None` refuses smartcard requests.
+    pub token_providers: Option<Arc<dyn TokenProviders>>,
 }
 
 impl AgentOptions {
@@ -49,6 +52,12 @@ impl AgentOptions {
     /// Sets [`AgentOptions::signing_threads`].
     pub fn signing_threads(mut self, starter: ThreadStarter) -> Self {
         self.signing_threads = Some(starter);
+        self
+    }
+
+    /// Sets [`AgentOptions::token_providers`].
+    pub fn token_providers(mut self, providers: Arc<dyn TokenProviders>) -> Self {
+        self.token_providers = Some(providers);
         self
     }
 

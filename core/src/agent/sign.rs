@@ -2,9 +2,12 @@
 //! destination restrictions (OpenSSH's `process_sign_request2` checks), confirmation (the key's
 //! `-c`, or `--confirm-all` as the policy says; remembered answers; a timeout is a "no"),
 //! deferred decryption, then the signature itself (cheap ones inline, slow ones through the
-//! signing pool). No lock is held across a prompt or a signature.
+//! signing pool; a key held outside the agent through its [`ExternalSigner`], whose signature
+//! is checked against the key before it is sent). No lock is held across a prompt or a
+//! signature.
 
 use super::destination;
+use super::external::{ExternalSignRequest, ExternalSigner};
 use super::keystore::Entry;
 use super::signing_pool::{self, ThreadStarter};
 use super::{consent, Agent};
@@ -33,6 +36,10 @@ impl Agent {
             tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, "use not confirmed");
             return Response::Failure;
         }
+        if let Some(external) = entry.key.external_form() {
+            let signer = Arc::clone(&external.signer);
+            return self.sign_external(&entry, signer.as_ref(), req).await;
+        }
         let Some(key) = self.signing_key(session, &entry).await else {
             tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, "key not decrypted");
             return Response::Failure;
@@ -48,6 +55,30 @@ impl Agent {
             Ok(sig) => Response::Signature(sig),
             Err(e) => {
                 tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, error = %e, "signature refused");
+                Response::Failure
+            }
+        }
+    }
+
+    /// Asks the key's external signer, then checks the signature against the listed key.
+    async fn sign_external(
+        &self,
+        entry: &Entry,
+        signer: &dyn ExternalSigner,
+        req: SignRequestRef<'_>,
+    ) -> Response {
+        let allow_sha1 = self.shared.options.allow_ssh_rsa_sha1;
+        let request = ExternalSignRequest::new(req.data.to_vec(), req.flags, allow_sha1);
+        match signer.sign(request).await {
+            Ok(sig) if crate::keys::verify_external(&entry.blob, req.data, &sig) => {
+                Response::Signature(sig)
+            }
+            Ok(_) => {
+                tracing::warn!(target: "agentry::sign", fingerprint = %entry.fingerprint, "the token's signature does not verify; not sent");
+                Response::Failure
+            }
+            Err(e) => {
+                tracing::info!(target: "agentry::sign", fingerprint = %entry.fingerprint, error = %e, "token signature refused");
                 Response::Failure
             }
         }

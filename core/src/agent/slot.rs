@@ -1,11 +1,12 @@
 //! A held key's private forms: the cleartext signing key, the encrypted file it came from, or
-//! both. Invariant: an encrypted form is only ever set when the slot is made (from the add that
+//! both; or, for a key whose private half is elsewhere (a token), the signer that reaches it. Invariant: an encrypted form is only ever set when the slot is made (from the add that
 //! brought the file) or carried over from a slot whose form has been *verified*, that is,
 //! decrypted to this very key at least once. A file whose header merely shows the key's public
 //! half proves nothing, so an unverified form never survives a later add, and no add ever
 //! replaces or attaches an encrypted form to a key already held: a forged file cannot make a
 //! held key undecryptable (see docs/security.md, "Adding keys").
 
+use super::external::ExternalSlot;
 use crate::keyfile::KeyFile;
 use crate::keys::SigningKey;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -16,6 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub(crate) struct KeySlot {
     clear: Mutex<Option<Arc<SigningKey>>>,
     pub(super) encrypted: Option<Arc<KeyFile>>,
+    /// Set for a key held outside the agent; the other forms are then empty.
+    pub(super) external: Option<ExternalSlot>,
     /// True once `encrypted` decrypted to this key (its header is then known to be honest).
     verified: AtomicBool,
     /// Serialises passphrase prompts for this key.
@@ -35,6 +38,18 @@ impl KeySlot {
         Self::new(None, Some(Arc::new(file)), false)
     }
 
+    /// A key whose private half is elsewhere, reached through `external`.
+    pub(crate) fn external(external: ExternalSlot) -> Self {
+        let mut slot = Self::new(None, None, false);
+        slot.external = Some(external);
+        slot
+    }
+
+    /// The signer of a key held outside the agent.
+    pub(crate) fn external_form(&self) -> Option<&ExternalSlot> {
+        self.external.as_ref()
+    }
+
     /// The cleartext `key` replacing what `old` held for the same public key: `old`'s encrypted
     /// form is kept (so the key stays re-encryptable) only if it was verified.
     pub(crate) fn replacing(key: SigningKey, old: &Self) -> Self {
@@ -51,6 +66,7 @@ impl KeySlot {
         Self {
             clear: Mutex::new(clear),
             encrypted,
+            external: None,
             verified: AtomicBool::new(verified),
             gate: tokio::sync::Mutex::new(()),
             failed_rounds: AtomicU64::new(0),

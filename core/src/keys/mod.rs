@@ -13,10 +13,10 @@ mod verify;
 
 pub use cert::{is_certificate_blob, HostCertificate};
 pub use error::SignError;
-pub use host_signature::verify_signature;
+pub use host_signature::{verify_external, verify_signature};
 pub use private::PrivateKey;
 pub use rsa::{MAX_RSA_BITS, MIN_RSA_BITS};
-pub use signer::SigningKey;
+pub use signer::{ecdsa_signature, SigningKey};
 
 /// How a host key is named to people when nothing better is known: its SHA-256 fingerprint.
 /// A host certificate is named by its certified key's fingerprint.

@@ -166,3 +166,12 @@ fn ecdsa_blob(w: &mut Writer, name: &str, rs: &[u8]) {
         .u32(u32::try_from(inner).unwrap_or(u32::MAX));
     w.mpint(r).mpint(s);
 }
+
+/// An SSH ECDSA signature (`string name || string (mpint r || mpint s)`) from the fixed-width
+/// `r || s` a PKCS#11 token returns (`CKM_ECDSA`); `name` is the key type, e.g.
+/// `ecdsa-sha2-nistp256`.
+pub fn ecdsa_signature(name: &str, rs: &[u8]) -> Vec<u8> {
+    let mut w = Writer::with_capacity(128);
+    ecdsa_blob(&mut w, name, rs);
+    w.into_bytes()
+}

@@ -5,6 +5,7 @@
 use super::constraint::Constraint;
 use super::extension::Extension;
 use super::msg;
+use super::smartcard::{SmartcardAdd, SmartcardRemove};
 use crate::keys::PrivateKey;
 use crate::wire::{Reader, WireError, Writer};
 use zeroize::Zeroizing;
@@ -130,13 +131,10 @@ pub enum Request {
     },
     /// `SSH_AGENTC_EXTENSION`.
     Extension(Extension),
-    /// Smartcard (PKCS#11) add/remove: recognised and refused; agentry loads no providers.
-    Smartcard {
-        /// 20, 21 or 26.
-        msg_type: u8,
-        /// The rest of the body, undecoded.
-        body: Zeroizing<Vec<u8>>,
-    },
+    /// `SSH_AGENTC_ADD_SMARTCARD_KEY` / `SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED`.
+    AddSmartcardKey(Box<SmartcardAdd>),
+    /// `SSH_AGENTC_REMOVE_SMARTCARD_KEY`.
+    RemoveSmartcardKey(SmartcardRemove),
     /// An SSH-1 request: recognised and refused.
     Ssh1 {
         /// The SSH-1 message number.
@@ -171,7 +169,8 @@ impl core::fmt::Debug for Request {
             Self::Lock { .. } => f.write_str("Lock"),
             Self::Unlock { .. } => f.write_str("Unlock"),
             Self::Extension(e) => e.fmt(f),
-            Self::Smartcard { msg_type, .. } => write!(f, "Smartcard({msg_type})"),
+            Self::AddSmartcardKey(a) => a.fmt(f),
+            Self::RemoveSmartcardKey(r) => r.fmt(f),
             Self::Ssh1 { msg_type, .. } => write!(f, "Ssh1({msg_type})"),
             Self::Unknown { msg_type, .. } => write!(f, "Unknown({msg_type})"),
         }
@@ -221,12 +220,11 @@ impl Request {
                 passphrase: Zeroizing::new(r.string()?.to_vec()),
             },
             msg::EXTENSION => Self::Extension(Extension::decode(&mut r)?),
-            msg::ADD_SMARTCARD_KEY
-            | msg::REMOVE_SMARTCARD_KEY
-            | msg::ADD_SMARTCARD_KEY_CONSTRAINED => Self::Smartcard {
-                msg_type,
-                body: Zeroizing::new(r.take_rest().to_vec()),
-            },
+            msg::ADD_SMARTCARD_KEY | msg::ADD_SMARTCARD_KEY_CONSTRAINED => {
+                let constrained = msg_type == msg::ADD_SMARTCARD_KEY_CONSTRAINED;
+                Self::AddSmartcardKey(Box::new(SmartcardAdd::decode(&mut r, constrained)?))
+            }
+            msg::REMOVE_SMARTCARD_KEY => Self::RemoveSmartcardKey(SmartcardRemove::decode(&mut r)?),
             t if msg::is_ssh1_request(t) => Self::Ssh1 {
                 msg_type,
                 body: Zeroizing::new(r.take_rest().to_vec()),
@@ -279,9 +277,9 @@ impl Request {
                 w.u8(msg::EXTENSION);
                 e.encode(&mut w);
             }
-            Self::Smartcard { msg_type, body }
-            | Self::Ssh1 { msg_type, body }
-            | Self::Unknown { msg_type, body } => {
+            Self::AddSmartcardKey(add) => add.encode(&mut w),
+            Self::RemoveSmartcardKey(remove) => remove.encode(&mut w),
+            Self::Ssh1 { msg_type, body } | Self::Unknown { msg_type, body } => {
                 w.u8(*msg_type).raw(body);
             }
         }
