@@ -119,6 +119,18 @@ impl SshChain {
             .args(path))
     }
 
+    /// Runs `command` on `host` through `ssh -A` (the chain's config) with the agent at
+    /// `socket`: a client on the far side talks to the forwarded agent.
+    pub fn run_on(&self, socket: &Path, host: &str, command: &str) -> Output {
+        let ssh = require_tool("ssh", "openssh-client");
+        run(agent_command(&ssh, socket)
+            .env("HOME", self.dir.path())
+            .arg("-F")
+            .arg(self.config())
+            .arg(host)
+            .arg(command))
+    }
+
     /// Every server's log, for failure messages.
     pub fn logs(&self) -> String {
         self.servers
