@@ -104,5 +104,16 @@ pub(crate) fn status(target: &Target) -> Outcome {
     if let Some(names) = extensions {
         println!("extensions: {}", names.join(", "));
     }
+    if let Some(path) = crate::daemon::log_path() {
+        let elsewhere = if cfg!(windows) {
+            "`start -D` logs to its console"
+        } else {
+            "`start -D` logs to its stderr, a systemd-started one to the journal"
+        };
+        println!(
+            "log: {} (an agent started in the background; {elsewhere})",
+            path.display()
+        );
+    }
     Ok(())
 }

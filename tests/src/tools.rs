@@ -34,10 +34,11 @@ pub fn command_without_agent(program: impl AsRef<OsStr>) -> Command {
     command
 }
 
-/// Environment that points agentry's configuration directories (`XDG_CONFIG_HOME` and `HOME` on
-/// Unix, `APPDATA` on Windows) at a directory that does not exist and empties `AGENTRY_CONFIG`,
-/// so an agentry started with it reads no configuration, `known_hosts` or key file of the user
-/// running the tests. For `Command::envs`.
+/// Environment that points agentry's configuration and log directories (`XDG_CONFIG_HOME`,
+/// `XDG_STATE_HOME` and `HOME` on Unix, `APPDATA` and `LOCALAPPDATA` on Windows) at a directory
+/// that does not exist and empties `AGENTRY_CONFIG`, so an agentry started with it reads no
+/// configuration, `known_hosts` or key file of the user running the tests, and a background
+/// agent writes no log file (its log directory's base does not exist). For `Command::envs`.
 pub fn no_user_config() -> Vec<(&'static str, std::ffi::OsString)> {
     let nowhere = std::env::temp_dir()
         .join(format!(
@@ -47,9 +48,11 @@ pub fn no_user_config() -> Vec<(&'static str, std::ffi::OsString)> {
         .into_os_string();
     let mut vars = vec![("AGENTRY_CONFIG", std::ffi::OsString::new())];
     if cfg!(windows) {
-        vars.push(("APPDATA", nowhere));
+        vars.push(("APPDATA", nowhere.clone()));
+        vars.push(("LOCALAPPDATA", nowhere));
     } else {
         vars.push(("XDG_CONFIG_HOME", nowhere.clone()));
+        vars.push(("XDG_STATE_HOME", nowhere.clone()));
         vars.push(("HOME", nowhere));
     }
     vars

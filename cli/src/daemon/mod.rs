@@ -1,11 +1,12 @@
 //! `agentry start` and `agentry stop`: one flow for both OSes, in ripgrep's style, with the
 //! differences in `unix.rs` and `windows.rs`. `start` checks the configuration, re-executes
 //! itself in the background unless it stays in the foreground (`-D`, or a command to run), sets
-//! up logging, hardens the process, builds the agent with its prompter chain (the OS's
+//! up logging (stderr in the foreground, the rotated file of `log_file.rs` in the background), hardens the process, builds the agent with its prompter chain (the OS's
 //! prompter, then passphrases remembered in the OS keyring, then names from known_hosts) and
 //! runs the OS's `serve(args, config, agent)` on a multi-threaded runtime. Each OS only binds,
 //! announces and serves until its shutdown (a signal, Ctrl-C, its socket gone, its command done).
 
+mod log_file;
 #[cfg(unix)]
 mod unix;
 #[cfg(windows)]
@@ -16,6 +17,7 @@ use unix as os;
 #[cfg(windows)]
 use windows as os;
 
+pub(crate) use log_file::log_path;
 pub(crate) use os::{stop, StopArgs};
 #[cfg(windows)]
 pub(crate) use windows::{openssh_config, OpensshConfigArgs};
@@ -28,7 +30,6 @@ use agentry_core::Agent;
 use agentry_platform::keyring::RememberedPassphrases;
 use agentry_platform::known_hosts::KnownHostsNames;
 use clap::Args;
-use std::io::Write;
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
@@ -99,29 +100,34 @@ pub(crate) fn harden_helper() {
     os::harden();
 }
 
-/// Logs to standard error: info in the foreground, warnings only while running a command. A
-/// plain level unless AGENTRY_LOG asks for more, so the directive parser is left untouched
-/// (about 250 KiB less resident memory). A background agent on Windows, whose stderr nobody
-/// reads once it is ready, logs nowhere.
+/// Logs to standard error in the foreground (info; warnings only while running a command), and
+/// in the background (`--notify-ready`) to the size-rotated file of `log_file`, or nowhere when
+/// that cannot be opened. A plain level unless AGENTRY_LOG asks for more, so the directive
+/// parser is left untouched (about 250 KiB less resident memory).
 fn init_logs(args: &StartArgs) {
     let level = if args.os.runs_command() {
         tracing::Level::WARN
     } else {
         tracing::Level::INFO
     };
-    let quiet = os::QUIET_WHEN_NOTIFYING && args.notify_ready;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTRY_LOG").ok();
+    if args.notify_ready {
+        let Ok(file) = log_file::RotatingLog::open_user_log() else {
+            return;
+        };
+        let logs = tracing_subscriber::fmt().with_writer(file).with_ansi(false);
+        match filter {
+            Some(filter) => logs.with_env_filter(filter).init(),
+            None => logs.with_max_level(level).init(),
+        }
+        return;
+    }
     let logs = tracing_subscriber::fmt()
-        .with_writer(move || -> Box<dyn Write> {
-            if quiet {
-                Box::new(std::io::sink())
-            } else {
-                Box::new(std::io::stderr())
-            }
-        })
+        .with_writer(std::io::stderr)
         .with_ansi(cfg!(unix) && std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match tracing_subscriber::EnvFilter::try_from_env("AGENTRY_LOG") {
-        Ok(filter) => logs.with_env_filter(filter).init(),
-        Err(_) => logs.with_max_level(level).init(),
+    match filter {
+        Some(filter) => logs.with_env_filter(filter).init(),
+        None => logs.with_max_level(level).init(),
     }
 }
 

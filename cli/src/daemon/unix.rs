@@ -20,9 +20,6 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The background agent's stderr is null once it is ready: no need to silence its logs.
-pub(super) const QUIET_WHEN_NOTIFYING: bool = false;
-
 /// `agentry start`'s Unix options.
 #[derive(Debug, Args)]
 pub(crate) struct OsStartArgs {

@@ -23,9 +23,6 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Nobody reads a background agent's stderr once it is ready: it logs nowhere.
-pub(super) const QUIET_WHEN_NOTIFYING: bool = true;
-
 /// `DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW`.
 const DETACHED: u32 = 0x0000_0008 | 0x0000_0200 | 0x0800_0000;
 
