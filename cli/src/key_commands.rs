@@ -53,9 +53,14 @@ pub(crate) struct AddArgs {
     #[arg(long)]
     encrypted: bool,
     /// Keep the passphrase of each encrypted file in the OS keyring (by the key's fingerprint),
-    /// and use a remembered one instead of asking (with --encrypted: at first use).
+    /// and use a remembered one instead of asking (with --encrypted: at first use). With
+    /// --pkcs11: keep the PIN for the provider's [[pkcs11]] entries (`pin = "keyring"`).
     #[arg(long)]
     remember: bool,
+    /// Load a PKCS#11 provider library and add the keys on its tokens (asks for the PIN), as
+    /// ssh-add -s. The agent loads only libraries its -P list allows.
+    #[arg(long = "pkcs11", value_name = "PROVIDER", conflicts_with_all = ["encrypted", "keyring", "files"])]
+    pkcs11: Option<String>,
     /// Add the key stored in the OS keyring under NAME (`agentry keyring import`); repeatable.
     #[arg(long = "keyring", value_name = "NAME")]
     keyring: Vec<String>,
@@ -69,8 +74,11 @@ pub(crate) struct AddArgs {
 #[derive(Debug, Args)]
 pub(crate) struct RemoveArgs {
     /// Key files (their .pub is used when present) or fingerprints (SHA256:… or MD5:…).
-    #[arg(required = true, value_name = "FILE|FINGERPRINT")]
+    #[arg(required_unless_present = "pkcs11", value_name = "FILE|FINGERPRINT")]
     keys: Vec<String>,
+    /// Remove every key a PKCS#11 provider added and unload it, as ssh-add -e.
+    #[arg(long = "pkcs11", value_name = "PROVIDER")]
+    pkcs11: Option<String>,
 }
 
 pub(crate) fn list(args: &ListArgs, target: &Target) -> Outcome {
@@ -116,12 +124,22 @@ impl AddArgs {
             encrypted,
             remember: false,
             keyring: Vec::new(),
+            pkcs11: None,
             files,
         }
     }
 }
 
 pub(crate) fn add(args: &AddArgs, target: &Target) -> Outcome {
+    if let Some(provider) = &args.pkcs11 {
+        let constraints = constraints(args)?;
+        return crate::pkcs11_commands::add_provider(
+            &mut connect(target)?,
+            provider,
+            &constraints,
+            args.remember,
+        );
+    }
     let files = if args.files.is_empty() && args.keyring.is_empty() {
         default_key_files()?
     } else {
@@ -133,6 +151,32 @@ pub(crate) fn add(args: &AddArgs, target: &Target) -> Outcome {
 /// Adds `files` (and `args`' keyring keys) as `args` asks, through `client`; a key that fails is
 /// reported and the rest are still added.
 pub(crate) fn add_files(args: &AddArgs, files: &[PathBuf], client: &mut Client) -> Outcome {
+    let constraints = constraints(args)?;
+    let mut failed = None;
+    // A key that fails is reported and the rest are still added; only a missing agent stops.
+    let mut note = |result: Outcome| -> Outcome {
+        if let Err(e) = result {
+            failed = Some(e.report_and_go_on()?);
+        }
+        Ok(())
+    };
+    for name in &args.keyring {
+        note(add_keyring(client, name, &constraints))?;
+    }
+    for file in files {
+        note(add_one_file(client, file, args, &constraints))?;
+    }
+    if let Some(life) = args.lifetime.filter(|_| failed.is_none()) {
+        eprintln!("Lifetime set to {} seconds", life.as_secs());
+    }
+    if args.confirm && failed.is_none() {
+        eprintln!("The user must confirm each use of the key");
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+/// The constraints `-t`, `-c` and `-h` ask for.
+fn constraints(args: &AddArgs) -> Result<Vec<Constraint>, Failure> {
     let mut constraints = Vec::new();
     if let Some(life) = args.lifetime {
         constraints.push(Constraint::Lifetime(
@@ -157,27 +201,7 @@ pub(crate) fn add_files(args: &AddArgs, files: &[PathBuf], client: &mut Client) 
             .map_err(Failure::new)?;
         constraints.push(Constraint::RestrictDestination(resolved));
     }
-    let mut failed = None;
-    // A key that fails is reported and the rest are still added; only a missing agent stops.
-    let mut note = |result: Outcome| -> Outcome {
-        if let Err(e) = result {
-            failed = Some(e.report_and_go_on()?);
-        }
-        Ok(())
-    };
-    for name in &args.keyring {
-        note(add_keyring(client, name, &constraints))?;
-    }
-    for file in files {
-        note(add_one_file(client, file, args, &constraints))?;
-    }
-    if let Some(life) = args.lifetime.filter(|_| failed.is_none()) {
-        eprintln!("Lifetime set to {} seconds", life.as_secs());
-    }
-    if args.confirm && failed.is_none() {
-        eprintln!("The user must confirm each use of the key");
-    }
-    failed.map_or(Ok(()), Err)
+    Ok(constraints)
 }
 
 /// The key files `ssh-add` adds when given none, those that exist (agentry reads no DSA,
@@ -318,6 +342,11 @@ fn send_add(
 pub(crate) fn remove(args: &RemoveArgs, target: &Target) -> Outcome {
     let mut client = connect(target)?;
     let mut outcome = Ok(());
+    if let Some(provider) = &args.pkcs11 {
+        if let Err(e) = crate::pkcs11_commands::remove_provider(&mut client, provider) {
+            outcome = Err(e.report_and_go_on()?);
+        }
+    }
     for key in &args.keys {
         if let Err(e) = remove_one(&mut client, key) {
             outcome = Err(e.report_and_go_on()?);

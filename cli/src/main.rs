@@ -24,6 +24,7 @@ mod keyring_commands;
 mod lifetime;
 mod pageant_command;
 mod passphrase;
+mod pkcs11_commands;
 mod private_files;
 mod public_files;
 mod ready;

@@ -456,3 +456,95 @@ fn a_provider_that_aborts_in_c_sign_leaves_the_agent_serving() {
     assert_eq!(outcomes[0], (false, true, 3), "agentry");
     assert_eq!(outcomes[0], outcomes[1], "agentry and ssh-agent disagree");
 }
+
+#[test]
+fn agentry_add_and_remove_pkcs11_work_with_either_agent() {
+    let token = Token::with_keys(&[("EC:prime256v1", "01", "p256"), ("rsa:2048", "02", "rsa")]);
+    let mut outcomes = Vec::new();
+    for which in BOTH {
+        let agent = Agent::start(which, &token, None);
+        let client = |args: &[&str], input: &str| {
+            agentry_tests::tools::run_with_input(
+                agentry().env("SSH_AUTH_SOCK", agent.socket()).args(args),
+                input,
+            )
+        };
+        let added = client(&["add", "-t", "600", "--pkcs11", SOFTHSM], "1234\n");
+        assert!(added.status.success(), "{which:?}: {}", describe(&added));
+        assert!(
+            text(&added.stderr).contains("Card added"),
+            "{}",
+            describe(&added)
+        );
+        let listed = agent.listed();
+        for key in &listed {
+            assert!(agent.signs_and_verifies(key), "{which:?}: {key}");
+        }
+        let removed = client(&["remove", "--pkcs11", SOFTHSM], "");
+        assert!(
+            removed.status.success(),
+            "{which:?}: {}",
+            describe(&removed)
+        );
+        let wrong = client(&["add", "--pkcs11", SOFTHSM], "0000\n");
+        outcomes.push((listed.len(), agent.listed().len(), wrong.status.code()));
+    }
+    assert_eq!(outcomes[0], (2, 0, Some(1)), "agentry");
+    assert_eq!(outcomes[0], outcomes[1], "agentry and ssh-agent disagree");
+}
+
+#[test]
+fn config_pkcs11_entries_load_with_the_pin_kept_in_the_keyring() {
+    agentry_tests::secret_service::in_private_secret_service(
+        "config_pkcs11_entries_load_with_the_pin_kept_in_the_keyring",
+        |_service| {
+            let token = Token::with_keys(&[("EC:prime256v1", "01", "p256")]);
+            let first = Agent::start(Which::Agentry, &token, None);
+            let remembered = agentry_tests::tools::run_with_input(
+                agentry().env("SSH_AUTH_SOCK", first.socket()).args([
+                    "add",
+                    "--pkcs11",
+                    SOFTHSM,
+                    "--remember",
+                ]),
+                "1234\n",
+            );
+            assert!(remembered.status.success(), "{}", describe(&remembered));
+            drop(first);
+            let dir = private_tempdir();
+            let config = dir.path().join("config.toml");
+            std::fs::write(
+                &config,
+                format!(
+                    "[[pkcs11]]\nprovider = \"{SOFTHSM}\"\npin = \"keyring\"\nlifetime = \"1h\"\n"
+                ),
+            )
+            .unwrap();
+            let socket = dir.path().join("agent.sock");
+            let log = std::fs::File::create(dir.path().join("agent.log")).unwrap();
+            let agent = ForegroundAgent::start(&socket, |c| {
+                c.arg("--config")
+                    .arg(&config)
+                    .env("SOFTHSM2_CONF", token.conf())
+                    .stderr(log);
+            });
+            let listed = run(agent
+                .client(require_tool("ssh-add", "openssh-client"))
+                .arg("-L"));
+            let log = std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
+            let lines: Vec<String> = text(&listed.stdout).lines().map(str::to_owned).collect();
+            assert_eq!(lines.len(), 1, "{}\n{log}", describe(&listed));
+            // Logged in: the key signs (a token key needs the login to sign).
+            let public = dir.path().join("key.pub");
+            std::fs::write(&public, format!("{}\n", lines[0])).unwrap();
+            let message = dir.path().join("m");
+            std::fs::write(&message, b"m").unwrap();
+            let signed = run(agent
+                .client(require_tool("ssh-keygen", "openssh-client"))
+                .args(["-Y", "sign", "-n", "file", "-f"])
+                .arg(&public)
+                .arg(&message));
+            assert!(signed.status.success(), "{}\n{log}", describe(&signed));
+        },
+    );
+}

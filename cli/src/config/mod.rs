@@ -1,24 +1,27 @@
 //! The configuration file, `config.toml`: where it is (`--config`, else `$AGENTRY_CONFIG`, else
 //! the platform's config directory), what it may say (socket and pipe, default lifetime, legacy
-//! RSA, prompts, confirmation, keys to load at start) and the checks that need no key file.
+//! RSA, prompts, confirmation, keys and PKCS#11 providers to load at start) and the checks that
+//! need no key file.
 //! Every problem names the file, line and column it comes from. Reading the key files and
 //! loading them into the agent is in `key_entries`; `agentry config check|path` in `command`.
 
 mod command;
 mod every_error;
 mod key_entries;
+mod provider_entries;
 mod schema;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use command::{config_command, ConfigArgs};
 pub(crate) use key_entries::{check_keys, load_keys, report_key_problems, start_can_prompt};
+pub(crate) use provider_entries::load_providers;
 pub(crate) use schema::Backend;
 
 use crate::destinations::DestinationSpec;
 use crate::Failure;
 use agentry_platform::small_file::{read_small_text, KEY_FILE_LIMIT};
-use schema::KeySection;
+use schema::{KeySection, PinSource, Pkcs11Section};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
@@ -111,6 +114,18 @@ impl KeyEntry {
     }
 }
 
+/// A `[[pkcs11]]` entry: a provider to load at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pkcs11Entry {
+    /// The `[[pkcs11]]` header.
+    pub(crate) pos: Pos,
+    pub(crate) provider: PathBuf,
+    /// Log in with the PIN kept in the OS keyring (else no login).
+    pub(crate) pin_from_keyring: bool,
+    pub(crate) confirm: bool,
+    pub(crate) lifetime: Option<Duration>,
+}
+
 /// The settings a config file gives (all unset when there is no file).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Config {
@@ -132,6 +147,7 @@ pub(crate) struct Config {
     pub(crate) confirm_forwarded_only: bool,
     pub(crate) confirm_remember: Option<Duration>,
     pub(crate) keys: Vec<KeyEntry>,
+    pub(crate) pkcs11: Vec<Pkcs11Entry>,
 }
 
 /// A config file that cannot be used, with every problem found.
@@ -205,6 +221,11 @@ impl Config {
             .into_iter()
             .filter_map(|k| key_entry(text, base, k, &mut problems))
             .collect();
+        let pkcs11 = file
+            .pkcs11
+            .into_iter()
+            .filter_map(|p| pkcs11_entry(text, base, p, &mut problems))
+            .collect();
         let backend = file.prompts.backend.as_ref().map(|b| {
             let pos = Pos::at(text, b.span().start);
             let backend = *b.get_ref();
@@ -235,6 +256,7 @@ impl Config {
             confirm_forwarded_only: confirm.forwarded_only.unwrap_or(false),
             confirm_remember: confirm.remember.map(|l| l.0),
             keys,
+            pkcs11,
         })
     }
 
@@ -277,6 +299,40 @@ fn unavailable(backend: Backend) -> Option<&'static str> {
 }
 
 /// Checks one `[[key]]` table's shape; problems go to `problems`.
+fn pkcs11_entry(
+    text: &str,
+    base: &Path,
+    entry: Spanned<Pkcs11Section>,
+    problems: &mut Vec<Problem>,
+) -> Option<Pkcs11Entry> {
+    let pos = Pos::at(text, entry.span().start);
+    let entry = entry.into_inner();
+    let provider = match entry.provider {
+        Some(p) if !p.get_ref().trim().is_empty() => expand(base, p.get_ref()),
+        Some(p) => {
+            problems.push(Problem::at(
+                Pos::at(text, p.span().start),
+                "`provider` is empty",
+            ));
+            return None;
+        }
+        None => {
+            problems.push(Problem::at(
+                pos,
+                "a [[pkcs11]] needs `provider = \"PATH\"` (the PKCS#11 library)",
+            ));
+            return None;
+        }
+    };
+    Some(Pkcs11Entry {
+        pos,
+        provider,
+        pin_from_keyring: entry.pin == Some(PinSource::Keyring),
+        confirm: entry.confirm,
+        lifetime: entry.lifetime.map(|l| l.0),
+    })
+}
+
 fn key_entry(
     text: &str,
     base: &Path,

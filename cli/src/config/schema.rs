@@ -21,6 +21,9 @@ pub(crate) struct ConfigFile {
     /// `[[key]]` tables; the span is the `[[key]]` header.
     #[serde(default, rename = "key")]
     pub(crate) keys: Vec<Spanned<KeySection>>,
+    /// `[[pkcs11]]` tables; the span is the `[[pkcs11]]` header.
+    #[serde(default)]
+    pub(crate) pkcs11: Vec<Spanned<Pkcs11Section>>,
 }
 
 /// `[agent]`: where the agent listens and how it signs.
@@ -97,6 +100,31 @@ pub(crate) struct KeySection {
     /// `ssh-add -h` restrictions.
     #[serde(default)]
     pub(crate) destinations: Vec<Spanned<String>>,
+}
+
+/// One `[[pkcs11]]` provider to load at start.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Pkcs11Section {
+    /// The provider library.
+    pub(crate) provider: Option<Spanned<String>>,
+    /// Where the token's PIN comes from.
+    pub(crate) pin: Option<PinSource>,
+    /// Confirm each use of its keys.
+    #[serde(default)]
+    pub(crate) confirm: bool,
+    /// Forget its keys after this long.
+    pub(crate) lifetime: Option<Life>,
+}
+
+/// Where a `[[pkcs11]]` entry's PIN comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PinSource {
+    /// The PIN `agentry add --pkcs11 PROVIDER --remember` kept in the OS keyring.
+    Keyring,
+    /// No login (only for tokens whose keys sign without one).
+    None,
 }
 
 /// A duration: whole seconds, or a string in `agentry start -t` syntax.

@@ -320,3 +320,32 @@ fn a_syntax_error_stops_before_values_and_every_one_is_reported() {
     assert!(e[0].starts_with(&format!("{PATH}:1:")), "{e:?}");
     assert!(e.iter().all(|l| !l.contains("at least 1 second")), "{e:?}");
 }
+
+#[test]
+fn pkcs11_entries_and_the_allow_list() {
+    let c = parse(
+        "[agent]\nallowed_providers = \"/opt/tokens/*\"\n\n[[pkcs11]]\nprovider = \"/usr/lib/softhsm/libsofthsm2.so\"\npin = \"keyring\"\nconfirm = true\nlifetime = \"1h\"\n\n[[pkcs11]]\nprovider = \"/usr/lib/opensc-pkcs11.so\"\n",
+    );
+    assert_eq!(c.allowed_providers.as_deref(), Some("/opt/tokens/*"));
+    assert_eq!(c.pkcs11.len(), 2);
+    let first = &c.pkcs11[0];
+    assert_eq!(first.pos, Pos { line: 4, col: 1 });
+    assert!(first.pin_from_keyring && first.confirm);
+    assert_eq!(first.lifetime, Some(Duration::from_secs(3600)));
+    assert!(!c.pkcs11[1].pin_from_keyring && !c.pkcs11[1].confirm);
+    let e = errors("[[pkcs11]]\npin = \"none\"\n\n[[pkcs11]]\nprovider = \"\"\n");
+    assert_eq!(
+        e,
+        vec![
+            format!("{PATH}:1:1: a [[pkcs11]] needs `provider = \"PATH\"` (the PKCS#11 library)"),
+            format!("{PATH}:5:12: `provider` is empty"),
+        ]
+    );
+    let e = errors("[[pkcs11]]\nprovider = \"x\"\npin = \"ask\"\n");
+    assert_eq!(
+        e,
+        vec![format!(
+            "{PATH}:3:7: unknown variant `ask`, expected `keyring` or `none`"
+        )]
+    );
+}

@@ -92,6 +92,7 @@ pub(super) async fn serve(args: &super::StartArgs, config: &Config, agent: Agent
     };
     let path = socket.path().to_owned();
     crate::config::load_keys(&agent, config);
+    crate::config::load_providers(&agent, config).await;
     let listener = socket
         .tokio_listener()
         .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;

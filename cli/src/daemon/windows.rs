@@ -99,6 +99,7 @@ pub(super) async fn serve(args: &super::StartArgs, config: &Config, agent: Agent
     let os = &args.os;
     let pipe = pipe_name(os.address.as_deref().or(config.pipe.as_deref()))?;
     crate::config::load_keys(&agent, config);
+    crate::config::load_providers(&agent, config).await;
     let listener = PipeListener::bind(&pipe).map_err(|e| Failure::new(e.to_string()))?;
     let openssh = if os.openssh_pipe || config.openssh_pipe {
         Some(PipeListener::bind(OPENSSH_PIPE).map_err(|e| match e {

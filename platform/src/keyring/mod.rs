@@ -199,6 +199,27 @@ impl KeyringStore {
         }
     }
 
+    /// The entry name of the PIN remembered for PKCS#11 provider `provider` (a resolved path).
+    fn pin_entry(provider: &str) -> String {
+        format!("pkcs11-pin:{provider}")
+    }
+
+    /// Keeps the token `pin` for PKCS#11 provider `provider` (its resolved path), for
+    /// `[[pkcs11]]` entries with `pin = "keyring"` (`agentry add --pkcs11 … --remember`).
+    pub fn remember_pin(&self, provider: &str, pin: &str) -> Result<(), KeyringError> {
+        self.backend.set(&Self::pin_entry(provider), pin.as_bytes())
+    }
+
+    /// The PIN remembered for `provider`, if any.
+    pub fn recall_pin(&self, provider: &str) -> Result<Option<Zeroizing<Vec<u8>>>, KeyringError> {
+        self.backend.get(&Self::pin_entry(provider))
+    }
+
+    /// Forgets the PIN remembered for `provider`; `false` when there was none.
+    pub fn forget_pin(&self, provider: &str) -> Result<bool, KeyringError> {
+        self.backend.delete(&Self::pin_entry(provider))
+    }
+
     /// Keeps `passphrase` for the key with SHA-256 fingerprint `fingerprint` (`SHA256:…`).
     pub fn remember_passphrase(
         &self,
