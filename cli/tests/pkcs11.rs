@@ -367,29 +367,39 @@ fn a_forwarded_add_of_a_provider_is_refused() {
     assert_eq!(outcomes[0], outcomes[1], "agentry and ssh-agent disagree");
 }
 
-/// A PKCS#11 module that forwards to SoftHSM2 except C_Sign, which aborts the process.
-fn build_aborting_provider(dir: &Path) -> PathBuf {
-    let source = dir.join("abort_in_sign.c");
+/// A PKCS#11 module built here with gcc that forwards to SoftHSM2, except that its C_Sign runs
+/// `sign_body` (C, with `real_sign` the real C_Sign and the arguments `s, data, len, sig,
+/// sig_len`).
+fn build_provider_shim(dir: &Path, name: &str, sign_body: &str) -> PathBuf {
+    let source = dir.join(format!("{name}.c"));
     let real = std::fs::canonicalize(SOFTHSM).unwrap();
     std::fs::write(
         &source,
         format!(
             r#"#include <dlfcn.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 /* CK_FUNCTION_LIST of PKCS#11 2.40: a version, then 68 function pointers; C_Sign is the 44th. */
 struct list {{ unsigned char major, minor; void *fn[68]; }};
+typedef unsigned long (*sign_fn)(unsigned long, unsigned char *, unsigned long,
+                                 unsigned char *, unsigned long *);
 static struct list shim;
-static unsigned long abort_in_sign(void) {{ abort(); }}
+static sign_fn real_sign;
+static unsigned long shim_sign(unsigned long s, unsigned char *data, unsigned long len,
+                               unsigned char *sig, unsigned long *sig_len) {{
+    {sign_body}
+}}
 unsigned long C_GetFunctionList(struct list **out) {{
     void *real = dlopen("{real}", RTLD_NOW | RTLD_LOCAL);
     if (!real) return 5;
     unsigned long (*get)(struct list **) = (unsigned long (*)(struct list **))dlsym(real, "C_GetFunctionList");
     struct list *list;
-    unsigned long rv;
-    if (!get || (rv = get(&list)) != 0) return 5;
+    if (!get || get(&list) != 0) return 5;
     memcpy(&shim, list, sizeof shim);
-    shim.fn[43] = (void *)abort_in_sign;
+    real_sign = (sign_fn)list->fn[43];
+    shim.fn[43] = (void *)shim_sign;
     *out = &shim;
     return 0;
 }}
@@ -398,7 +408,7 @@ unsigned long C_GetFunctionList(struct list **out) {{
         ),
     )
     .unwrap();
-    let library = dir.join("libabort-in-sign.so");
+    let library = dir.join(format!("lib{name}.so"));
     let out = run(Command::new(require_tool("gcc", "gcc"))
         .args(["-shared", "-fPIC", "-o"])
         .arg(&library)
@@ -406,6 +416,14 @@ unsigned long C_GetFunctionList(struct list **out) {{
         .arg("-ldl"));
     assert!(out.status.success(), "gcc: {}", describe(&out));
     library
+}
+
+fn build_aborting_provider(dir: &Path) -> PathBuf {
+    build_provider_shim(
+        dir,
+        "abort-in-sign",
+        "(void)s; (void)data; (void)len; (void)sig; (void)sig_len; (void)real_sign; abort();",
+    )
 }
 
 #[test]
@@ -546,5 +564,111 @@ fn config_pkcs11_entries_load_with_the_pin_kept_in_the_keyring() {
                 .arg(&message));
             assert!(signed.status.success(), "{}\n{log}", describe(&signed));
         },
+    );
+}
+
+#[test]
+fn a_removed_token_fails_its_signatures_at_once() {
+    let token = Token::with_keys(&[("EC:prime256v1", "01", "p256")]);
+    let build = private_tempdir();
+    // CKR_DEVICE_REMOVED (0x32), as a token pulled out mid-session answers.
+    let shim = build_provider_shim(
+        build.path(),
+        "removed",
+        "(void)s; (void)data; (void)len; (void)sig; (void)sig_len; (void)real_sign; return 0x32;",
+    );
+    let allow = format!(
+        "{}/*",
+        std::fs::canonicalize(build.path()).unwrap().display()
+    );
+    let mut outcomes = Vec::new();
+    for which in BOTH {
+        let agent = Agent::start(which, &token, Some(&allow));
+        let loaded = agent.ssh_add(&["-s", shim.to_str().unwrap()], PIN);
+        assert!(loaded.status.success(), "{which:?}: {}", describe(&loaded));
+        let listed = agent.listed();
+        outcomes.push((
+            listed.len(),
+            agent.signs_and_verifies(&listed[0]),
+            agent.listed().len(),
+        ));
+    }
+    assert_eq!(outcomes[0], (1, false, 1), "agentry");
+    assert_eq!(outcomes[0], outcomes[1], "agentry and ssh-agent disagree");
+}
+
+/// While a token's signature waits inside C_Sign (until the test creates a gate file), an
+/// ordinary key in the same agent signs, and listing works; then the token's signature finishes.
+#[test]
+fn a_slow_token_does_not_hold_up_other_keys() {
+    let token = Token::with_keys(&[("EC:prime256v1", "01", "p256")]);
+    let build = private_tempdir();
+    let gate = build.path().join("gate");
+    let entered = build.path().join("entered");
+    let shim = build_provider_shim(
+        build.path(),
+        "gated",
+        &format!(
+            "close(creat(\"{}\", 0600));\n    while (access(\"{}\", F_OK) != 0) usleep(10000);\n    return real_sign(s, data, len, sig, sig_len);",
+            entered.display(),
+            gate.display()
+        ),
+    );
+    let allow = format!(
+        "{}/*",
+        std::fs::canonicalize(build.path()).unwrap().display()
+    );
+    let keys = private_tempdir();
+    let key = fixture_key(keys.path(), "ecdsa-p384");
+    let ordinary = std::fs::read_to_string(key.with_extension("pub"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let agent = Agent::start(Which::Agentry, &token, Some(&allow));
+    assert!(agent.ssh_add(&[key.to_str().unwrap()], "").status.success());
+    let loaded = agent.ssh_add(&["-s", shim.to_str().unwrap()], PIN);
+    assert!(loaded.status.success(), "{}", describe(&loaded));
+    let token_key = agent
+        .listed()
+        .into_iter()
+        .find(|l| l.starts_with("ecdsa-sha2-nistp256"))
+        .unwrap();
+    let pub_file = build.path().join("token.pub");
+    std::fs::write(&pub_file, format!("{token_key}\n")).unwrap();
+    let message = build.path().join("token-message");
+    std::fs::write(&message, b"m").unwrap();
+    let mut slow = KillOnDrop(
+        Command::new(require_tool("ssh-keygen", "openssh-client"))
+            .env("SSH_AUTH_SOCK", agent.socket())
+            .args(["-Y", "sign", "-n", "file", "-f"])
+            .arg(&pub_file)
+            .arg(&message)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Wait until the token's request is inside C_Sign (the test's own limit is the harness's).
+    while !entered.exists() {
+        assert!(
+            slow.0.try_wait().unwrap().is_none(),
+            "ssh-keygen ended early"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Meanwhile: the ordinary key signs and the agent lists, with the token's request pending.
+    assert!(agent.signs_and_verifies(&ordinary), "{}", agent.log());
+    assert_eq!(agent.listed().len(), 2);
+    assert!(
+        slow.0.try_wait().unwrap().is_none(),
+        "the token's signature finished before its gate opened"
+    );
+    std::fs::write(&gate, b"").unwrap();
+    let status = slow.0.wait().unwrap();
+    assert!(
+        status.success(),
+        "token signature after the gate: {}",
+        agent.log()
     );
 }
