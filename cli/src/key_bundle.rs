@@ -165,13 +165,10 @@ impl AddsKeys for OverProtocol<'_> {
         comment: &[u8],
         constraints: &[Constraint],
     ) -> Result<(), Failure> {
-        let request = Request::AddIdentity(Box::new(AddIdentity {
-            key,
-            comment: comment.to_vec(),
-            constraints: constraints.to_vec(),
-            constrained: !constraints.is_empty(),
-        }));
-        match self.0.request(&request)? {
+        match self
+            .0
+            .request(&add_clear_request(key, comment, constraints))?
+        {
             Response::Success => Ok(()),
             _ => Err(Failure::Refused),
         }
@@ -184,29 +181,9 @@ impl AddsKeys for OverProtocol<'_> {
         comment: &[u8],
         constraints: &[Constraint],
     ) -> Result<(), Failure> {
-        let public_key = match &listed_as {
-            Some(DeferredPublic::Key(key)) => key.encode_vec().ok(),
-            Some(DeferredPublic::Certificate(cert)) => Some(
-                cert.encode_vec()
-                    .map_err(|e| Failure::new(format!("certificate: {e}")))?,
-            ),
-            _ => None,
-        };
-        let is_certificate = matches!(listed_as, Some(DeferredPublic::Certificate(_)));
-        let extension = if held.file.format() == KeyFormat::Ppk && !is_certificate {
-            Extension::AddPpk {
-                ppk: held.bytes.clone(),
-                constraints: constraints.to_vec(),
-            }
-        } else {
-            Extension::AddKeyFile {
-                file: held.bytes.clone(),
-                public_key: public_key.unwrap_or_default(),
-                comment: comment.to_vec(),
-                constraints: constraints.to_vec(),
-            }
-        };
-        match self.0.request(&Request::Extension(extension))? {
+        let request = add_encrypted_request(held, listed_as.as_ref(), comment, constraints)
+            .map_err(Failure::new)?;
+        match self.0.request(&request)? {
             Response::Success => Ok(()),
             _ => Err(Failure::Refused),
         }
@@ -215,4 +192,49 @@ impl AddsKeys for OverProtocol<'_> {
     fn certificate_error(path: &Path, why: String) -> Failure {
         Failure::new(format!("{}: {why}", path.display()))
     }
+}
+
+/// `SSH_AGENTC_ADD_ID_CONSTRAINED` (or plain `ADD_IDENTITY`) for a decrypted key.
+pub(crate) fn add_clear_request(
+    key: PrivateKey,
+    comment: &[u8],
+    constraints: &[Constraint],
+) -> Request {
+    Request::AddIdentity(Box::new(AddIdentity {
+        key,
+        comment: comment.to_vec(),
+        constraints: constraints.to_vec(),
+        constrained: !constraints.is_empty(),
+    }))
+}
+
+/// PuTTY's `add-ppk` for an encrypted PPK listed as itself, else `add-key-file@agentry`.
+pub(crate) fn add_encrypted_request(
+    held: &HeldFile,
+    listed_as: Option<&DeferredPublic>,
+    comment: &[u8],
+    constraints: &[Constraint],
+) -> Result<Request, String> {
+    let public_key = match listed_as {
+        Some(DeferredPublic::Key(key)) => key.encode_vec().ok(),
+        Some(DeferredPublic::Certificate(cert)) => {
+            Some(cert.encode_vec().map_err(|e| format!("certificate: {e}"))?)
+        }
+        _ => None,
+    };
+    let is_certificate = matches!(listed_as, Some(DeferredPublic::Certificate(_)));
+    let extension = if held.file.format() == KeyFormat::Ppk && !is_certificate {
+        Extension::AddPpk {
+            ppk: held.bytes.clone(),
+            constraints: constraints.to_vec(),
+        }
+    } else {
+        Extension::AddKeyFile {
+            file: held.bytes.clone(),
+            public_key: public_key.unwrap_or_default(),
+            comment: comment.to_vec(),
+            constraints: constraints.to_vec(),
+        }
+    };
+    Ok(Request::Extension(extension))
 }

@@ -149,7 +149,7 @@ fn ask_and_decrypt(
 }
 
 /// One line for the user, naming the file.
-fn describe(name: &str, error: KeyFileError) -> String {
+pub(crate) fn describe(name: &str, error: KeyFileError) -> String {
     match error {
         KeyFileError::WrongPassphrase => format!("{name}: incorrect passphrase"),
         KeyFileError::UnsupportedCipher(c) => format!("{name}: unsupported cipher {c}"),

@@ -88,7 +88,21 @@ pub(crate) fn describe(blob: &[u8], comment: &[u8], hash: FingerprintHash) -> St
     let Some((key, is_cert)) = subject_key(blob) else {
         return format!("unknown key type: {comment}");
     };
-    let (bits, label) = match &key {
+    let Some((bits, label)) = size_and_label(&key) else {
+        // A type this build does not know: its name, and no size (ssh-add's "UNKNOWN" says less).
+        let cert = if is_cert { " certificate" } else { "" };
+        let fp = fingerprint(blob, hash).unwrap_or_default();
+        return format!("? {fp} {comment} ({}{cert})", key.algorithm());
+    };
+    let cert = if is_cert { "-CERT" } else { "" };
+    let fp = fingerprint(blob, hash).unwrap_or_default();
+    format!("{bits} {fp} {comment} ({label}{cert})")
+}
+
+/// The key's size in bits and ssh-add's label for its type; `None` for a type this build does
+/// not know.
+pub(crate) fn size_and_label(key: &KeyData) -> Option<(u32, &'static str)> {
+    Some(match key {
         KeyData::Ed25519(_) => (256, "ED25519"),
         KeyData::Ecdsa(k) => (
             match k.curve().as_str() {
@@ -102,16 +116,8 @@ pub(crate) fn describe(blob: &[u8], comment: &[u8], hash: FingerprintHash) -> St
         KeyData::Dsa(k) => (mpint_bits(k.p().as_positive_bytes().unwrap_or(&[])), "DSA"),
         KeyData::SkEcdsaSha2NistP256(_) => (256, "ECDSA-SK"),
         KeyData::SkEd25519(_) => (256, "ED25519-SK"),
-        // A type this build does not know: its name, and no size (ssh-add's "UNKNOWN" says less).
-        other => {
-            let cert = if is_cert { " certificate" } else { "" };
-            let fp = fingerprint(blob, hash).unwrap_or_default();
-            return format!("? {fp} {comment} ({}{cert})", other.algorithm());
-        }
-    };
-    let cert = if is_cert { "-CERT" } else { "" };
-    let fp = fingerprint(blob, hash).unwrap_or_default();
-    format!("{bits} {fp} {comment} ({label}{cert})")
+        _ => return None,
+    })
 }
 
 /// `ssh-ed25519 AAAA… comment`, as `ssh-add -L` prints.

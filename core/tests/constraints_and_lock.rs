@@ -503,3 +503,50 @@ async fn a_remembered_forwarded_yes_covers_only_the_same_chain_of_hosts() {
         assert_eq!(asked(), expect_asked, "via {} to c", first.name);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn changes_wake_on_add_remove_expiry_and_lock() {
+    let agent = Agent::new(AgentOptions::new());
+    let mut changes = agent.changes();
+    let mut changed = || {
+        let seen = changes.has_changed().unwrap();
+        changes.mark_unchanged();
+        seen
+    };
+    assert!(!changed(), "nothing happened yet");
+    add_fixture(&agent, "ssh-add-t60-ed25519.bin").await;
+    assert!(changed(), "an add is a change");
+    identities(&agent).await;
+    assert!(!changed(), "a listing is not");
+    tokio::time::advance(Duration::from_secs(60)).await;
+    identities(&agent).await;
+    assert!(changed(), "an expiry is a change");
+    add_fixture(&agent, "ssh-add-ecdsa-p256.bin").await;
+    changed();
+    let remove = Request::RemoveIdentity {
+        key_blob: public_blob("ecdsa-p256"),
+    };
+    assert_eq!(
+        agent.handle(&mut session(), remove.clone()).await,
+        Response::Success
+    );
+    assert!(changed(), "a removal is a change");
+    assert_eq!(
+        agent.handle(&mut session(), remove).await,
+        Response::Failure
+    );
+    assert!(!changed(), "a failed removal is not");
+    let lock = Request::Lock {
+        passphrase: Zeroizing::new(b"pw".to_vec()),
+    };
+    assert_eq!(agent.handle(&mut session(), lock).await, Response::Success);
+    assert!(changed(), "locking is a change");
+    let unlock = Request::Unlock {
+        passphrase: Zeroizing::new(b"pw".to_vec()),
+    };
+    assert_eq!(
+        agent.handle(&mut session(), unlock).await,
+        Response::Success
+    );
+    assert!(changed(), "unlocking is a change");
+}

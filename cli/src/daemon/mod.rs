@@ -6,6 +6,8 @@
 //! runs the OS's `serve(args, config, agent)` on a multi-threaded runtime. Each OS only binds,
 //! announces and serves until its shutdown (a signal, Ctrl-C, its socket gone, its command done).
 
+#[cfg(windows)]
+mod desktop;
 mod log_file;
 #[cfg(unix)]
 mod unix;

@@ -1,6 +1,7 @@
 //! `agentry start` and `agentry stop` on Windows (the shared flow is in `mod.rs`). Serving binds
 //! Pageant's named pipe (or the one `-a` names), with `--openssh-pipe` also Windows OpenSSH's,
-//! and, unless `--no-window`, Pageant's `WM_COPYDATA` window, until Ctrl-C. Without
+//! and, unless `--no-window`, Pageant's `WM_COPYDATA` window, and, unless `--no-tray`, the tray
+//! icon with its key list (`desktop.rs`), until Ctrl-C or the tray's Exit. Without
 //! `-D` it re-executes itself with `-D` as a detached process with no console, waits until the
 //! child reports its pipe, prints it and returns. Stop ends the process `SSH_AGENT_PID` names.
 //! `agentry openssh-config` prints the `IdentityAgent` line for the pipe.
@@ -35,6 +36,9 @@ pub(crate) struct OsStartArgs {
     /// Do not open the Pageant WM_COPYDATA window (pipe only).
     #[arg(long)]
     no_window: bool,
+    /// Do not show the tray icon (the key list can then not be opened either).
+    #[arg(long)]
+    no_tray: bool,
     /// Also serve Windows OpenSSH's pipe, \\.\pipe\openssh-ssh-agent (ssh.exe, Git).
     #[arg(long)]
     openssh_pipe: bool,
@@ -120,6 +124,22 @@ pub(super) async fn serve(args: &super::StartArgs, config: &Config, agent: Agent
                 .map_err(|e| Failure::new(e.to_string()))?,
         )
     };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tray = if os.no_tray {
+        None
+    } else {
+        let desktop = super::desktop::AgentDesktop {
+            agent: agent.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            stop: stop.clone(),
+            config: config.path.clone(),
+            pipe: pipe.clone(),
+        };
+        Some(
+            agentry_platform::windows::desktop::start(Arc::new(desktop), &pipe)
+                .map_err(|e| Failure::new(format!("cannot start the tray: {e}")))?,
+        )
+    };
     if args.notify_ready {
         println!("{pipe}");
     } else {
@@ -128,7 +148,6 @@ pub(super) async fn serve(args: &super::StartArgs, config: &Config, agent: Agent
     }
     let _ = std::io::stdout().flush();
     tracing::info!(pipe = %pipe, window = !os.no_window, pid = std::process::id(), "agent listening");
-    let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
@@ -162,6 +181,7 @@ pub(super) async fn serve(args: &super::StartArgs, config: &Config, agent: Agent
     if let Some(extra) = extra {
         let _ = extra.await;
     }
+    drop(tray);
     Ok(())
 }
 
@@ -183,6 +203,9 @@ pub(super) fn spawn_in_background(
     }
     if args.os.no_window {
         command.arg("--no-window");
+    }
+    if args.os.no_tray {
+        command.arg("--no-tray");
     }
     if args.os.openssh_pipe {
         command.arg("--openssh-pipe");

@@ -265,6 +265,7 @@ impl Agent {
         if keys.insert(entry) {
             self.shared.expiry.deadline_moved_earlier();
         }
+        self.changed();
         Ok(())
     }
 

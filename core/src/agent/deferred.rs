@@ -74,7 +74,10 @@ impl Agent {
         }
         let key = self.ask_and_decrypt(session, entry, &file).await;
         match &key {
-            Some(k) => slot.set_decrypted(Arc::clone(k)),
+            Some(k) => {
+                slot.set_decrypted(Arc::clone(k));
+                self.changed();
+            }
             None => {
                 slot.failed_rounds.fetch_add(1, Ordering::AcqRel);
             }

@@ -67,6 +67,7 @@ impl Agent {
                     Some(entry)
                         if self.permitted(&entry, session).is_ok() && entry.key.reencrypt() =>
                     {
+                        self.changed();
                         Response::Success
                     }
                     _ => Response::ExtensionFailure,
@@ -79,6 +80,7 @@ impl Agent {
                 let (mut done, mut failed) = (0u32, 0u32);
                 for e in self.visible_entries(session) {
                     if e.key.reencrypt() {
+                        self.changed();
                         done += 1;
                     } else {
                         failed += 1;

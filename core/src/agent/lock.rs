@@ -80,7 +80,10 @@ impl Agent {
         let _turn = self.shared.unlock_turns.0.lock().await;
         let outcome = self.lock_state().unlock(passphrase);
         match outcome {
-            Unlock::Unlocked => Response::Success,
+            Unlock::Unlocked => {
+                self.changed();
+                Response::Success
+            }
             Unlock::NotLocked => Response::Failure,
             Unlock::Wrong(delay) => {
                 tracing::info!(target: "agentry::lock", delay_ms = delay.as_millis() as u64, "wrong unlock passphrase");

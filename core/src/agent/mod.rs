@@ -56,6 +56,8 @@ struct Shared {
     options: AgentOptions,
     consents: Consents,
     rng: ring::rand::SystemRandom,
+    /// Counts changes to what the agent holds or its lock state (see [`Agent::changes`]).
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// The SSH agent. Cheap to clone; every clone is the same agent.
@@ -96,6 +98,7 @@ impl Agent {
                 options,
                 consents: Consents::default(),
                 rng: ring::rand::SystemRandom::new(),
+                changes: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -150,6 +153,7 @@ impl Agent {
             Request::RemoveIdentity { key_blob } => self.remove(session, &key_blob),
             Request::RemoveAllIdentities => {
                 self.keys().clear();
+                self.changed();
                 Response::Success
             }
             Request::Lock { passphrase } => {
@@ -157,7 +161,11 @@ impl Agent {
                 if ring::rand::SecureRandom::fill(&self.shared.rng, &mut salt).is_err() {
                     return Response::Failure;
                 }
-                status(self.lock_state().lock(&passphrase, salt))
+                let locked = self.lock_state().lock(&passphrase, salt);
+                if locked {
+                    self.changed();
+                }
+                status(locked)
             }
             Request::Unlock { .. } => Response::Failure,
             Request::Extension(ext) => self.extension(session, ext),
@@ -200,7 +208,14 @@ impl Agent {
         let mut keys = self.keys();
         match keys.get(key_blob) {
             Some(entry) if self.permitted(&entry, session).is_err() => Response::Failure,
-            _ => status(keys.remove(key_blob)),
+            _ => {
+                let removed = keys.remove(key_blob);
+                drop(keys);
+                if removed {
+                    self.changed();
+                }
+                status(removed)
+            }
         }
     }
 
@@ -225,6 +240,18 @@ impl Agent {
             .collect()
     }
 
+    /// A receiver that wakes whenever a key is added, removed, expires, is decrypted or
+    /// re-encrypted, or the agent is locked or unlocked, whichever client or transport did it
+    /// (the tray and key list window follow it). The value only counts changes.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.changes.subscribe()
+    }
+
+    /// Tells [`Agent::changes`] receivers that something changed.
+    pub(crate) fn changed(&self) {
+        self.shared.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     /// Number of keys held now.
     pub fn key_count(&self) -> usize {
         self.keys().len()
@@ -241,7 +268,11 @@ impl Agent {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if keys.expiry_due() {
+            let before = keys.len();
             keys.expire(self.now());
+            if keys.len() != before {
+                self.changed();
+            }
         }
         keys
     }

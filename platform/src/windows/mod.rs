@@ -1,10 +1,11 @@
 //! The Windows side of agentry: Pageant's named pipe name ([`name`]), the private security
 //! descriptor and SID checks ([`security`]), whether a key file is private ([`file_access`]),
-//! the named pipe server ([`pipe`]), token privileges and Wine detection for tests ([`privilege`]), the confirmation and passphrase dialogs ([`prompt`]), process hardening ([`process`]), the logon `Run` value ([`registry`]), Pageant's legacy
+//! the named pipe server ([`pipe`]), token privileges and Wine detection for tests ([`privilege`]), the confirmation and passphrase dialogs ([`prompt`]), the tray icon and key list window ([`desktop`]), process hardening ([`process`]), the logon `Run` value ([`registry`]), Pageant's legacy
 //! `WM_COPYDATA` window ([`copydata`]) and its shared memory ([`mapping`]) and the matching clients ([`client`]).
 
 pub mod client;
 pub mod copydata;
+pub mod desktop;
 pub mod file_access;
 pub mod mapping;
 pub mod name;

@@ -17,6 +17,7 @@ mod passphrase;
 mod template;
 
 pub use confirm::{close_with_no, confirm_box_open, confirm_caption, press_yes};
+pub(crate) use passphrase::show as ask_passphrase_in_dialog;
 pub use passphrase::{
     answer_passphrase_dialog, cancel_passphrase_dialog, passphrase_caption, passphrase_dialog_open,
     type_into_passphrase_dialog,

@@ -69,7 +69,7 @@ fn build(caption: &str, text: &str) -> Vec<u32> {
 }
 
 /// Shows the dialog and blocks until it is answered; the passphrase for OK with text in the field.
-pub(super) fn show(caption: &str, text: &str) -> Option<Zeroizing<String>> {
+pub(crate) fn show(caption: &str, text: &str) -> Option<Zeroizing<String>> {
     let template = build(caption, text);
     ANSWER.with(|a| a.borrow_mut().take());
     // SAFETY: a null name asks for this executable's module handle.
