@@ -224,16 +224,6 @@ impl Agent {
 
 const BOTH: [Which; 2] = [Which::Agentry, Which::OpenSsh];
 
-/// The key blobs (second field) of `ssh-add -L` lines.
-fn blobs(lines: &[String]) -> Vec<String> {
-    let mut blobs: Vec<String> = lines
-        .iter()
-        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_owned))
-        .collect();
-    blobs.sort();
-    blobs
-}
-
 #[test]
 fn token_keys_are_added_listed_sign_log_in_and_are_removed() {
     let token = Token::with_keys(&[
@@ -272,18 +262,35 @@ fn token_keys_are_added_listed_sign_log_in_and_are_removed() {
                 agent.log()
             );
         }
+        // -D drops the token's keys but leaves the provider loaded: adding it again adds
+        // nothing (as OpenSSH's agent answers); -e unloads it.
+        assert!(agent.ssh_add(&["-D"], "").status.success(), "{which:?}");
+        assert!(agent.listed().is_empty(), "{which:?}: keys left after -D");
+        let readd = agent.ssh_add(&["-s", SOFTHSM], PIN).status.success();
         let removed = agent.ssh_add(&["-e", SOFTHSM], "");
         assert!(
             removed.status.success(),
             "{which:?}: {}",
             describe(&removed)
         );
-        assert!(agent.listed().is_empty(), "{which:?}: keys left after -e");
         let again = agent.ssh_add(&["-e", SOFTHSM], "");
-        seen.push((blobs(&listed), again.status.success()));
+        let fresh = agent.ssh_add(&["-s", SOFTHSM], PIN).status.success();
+        let after_fresh = agent.listed().len();
+        seen.push((
+            listed.clone(),
+            readd,
+            again.status.success(),
+            fresh,
+            after_fresh,
+        ));
     }
+    // The same keys, labels and order as ssh-agent lists them.
     assert_eq!(seen[0], seen[1], "agentry and ssh-agent disagree");
-    assert!(!seen[0].1, "a second -e succeeded");
+    let (_, readd, again, fresh, after_fresh) = &seen[0];
+    assert_eq!(
+        (*readd, *again, *fresh, *after_fresh),
+        (false, false, true, 3)
+    );
 }
 
 #[test]
