@@ -149,6 +149,14 @@ async fn token_keys_are_listed_sign_and_go_with_their_provider() {
     );
     let comments: Vec<String> = agent.key_infos().into_iter().map(|k| k.comment).collect();
     assert_eq!(comments, vec!["token rsa".to_owned(), PROVIDER.to_owned()]);
+    // PuTTY's list-extended: token keys are neither encrypted nor re-encryptable.
+    let body = Request::Extension(agentry_core::proto::Extension::ListExtended).encode();
+    let reply = call(&agent, &mut s, &body).await;
+    let listed = agentry_core::proto::ListExtendedReply::decode(&reply).unwrap();
+    assert!(listed
+        .keys
+        .iter()
+        .all(|k| k.flags.decrypted() && k.flags.0 & 1 == 0));
     for (name, flags) in [("rsa-2048", 2), ("rsa-2048", 4), ("ecdsa-p256", 0)] {
         let blob = public_blob(name);
         match call(&agent, &mut s, &sign_body(&blob, b"data", flags)).await {

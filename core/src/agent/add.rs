@@ -261,7 +261,7 @@ impl Agent {
         if keys.identities_reply_len_with(&entry) > MAX_IDENTITIES_REPLY {
             return Err(AddError::TooManyKeys);
         }
-        tracing::info!(target: "agentry::keys", algorithm = %entry.algorithm, fingerprint = %entry.fingerprint, encrypted = entry.key.cleartext().is_none() && entry.key.external_form().is_none(), external = entry.key.external_form().is_some(), "key added");
+        tracing::info!(target: "agentry::keys", algorithm = %entry.algorithm, fingerprint = %entry.fingerprint, encrypted = !entry.key.signs_without_passphrase(), external = entry.key.external_form().is_some(), "key added");
         if keys.insert(entry) {
             self.shared.expiry.deadline_moved_earlier();
         }

@@ -41,7 +41,7 @@ impl Agent {
                         comment: e.comment.clone(),
                         flags: KeyFlags::new(
                             e.key.has_encrypted_form(),
-                            e.key.cleartext().is_some(),
+                            e.key.signs_without_passphrase(),
                         ),
                     })
                     .collect(),

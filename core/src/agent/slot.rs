@@ -85,6 +85,12 @@ impl KeySlot {
             .store(true, std::sync::atomic::Ordering::Release);
     }
 
+    /// True when a signature needs no passphrase first: the key is decrypted, or held outside
+    /// the agent (a token key is never "encrypted" in the agent's sense).
+    pub(crate) fn signs_without_passphrase(&self) -> bool {
+        self.external.is_some() || self.clear_guard().is_some()
+    }
+
     /// True when the key came from an encrypted file that is still held.
     pub(crate) fn has_encrypted_form(&self) -> bool {
         self.encrypted.is_some()
