@@ -376,8 +376,8 @@ fn a_forwarded_add_of_a_provider_is_refused() {
 
 /// A PKCS#11 module built here with gcc that forwards to SoftHSM2, except that its C_Sign runs
 /// `sign_body` (C, with `real_sign` the real C_Sign and the arguments `s, data, len, sig,
-/// sig_len`).
-fn build_provider_shim(dir: &Path, name: &str, sign_body: &str) -> PathBuf {
+/// sig_len`) and `on_load` runs first in C_GetFunctionList.
+fn build_provider_shim(dir: &Path, name: &str, sign_body: &str, on_load: &str) -> PathBuf {
     let source = dir.join(format!("{name}.c"));
     let real = std::fs::canonicalize(SOFTHSM).unwrap();
     std::fs::write(
@@ -385,6 +385,7 @@ fn build_provider_shim(dir: &Path, name: &str, sign_body: &str) -> PathBuf {
         format!(
             r#"#include <dlfcn.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -399,6 +400,7 @@ static unsigned long shim_sign(unsigned long s, unsigned char *data, unsigned lo
     {sign_body}
 }}
 unsigned long C_GetFunctionList(struct list **out) {{
+    {on_load}
     void *real = dlopen("{real}", RTLD_NOW | RTLD_LOCAL);
     if (!real) return 5;
     unsigned long (*get)(struct list **) = (unsigned long (*)(struct list **))dlsym(real, "C_GetFunctionList");
@@ -430,6 +432,7 @@ fn build_aborting_provider(dir: &Path) -> PathBuf {
         dir,
         "abort-in-sign",
         "(void)s; (void)data; (void)len; (void)sig; (void)sig_len; (void)real_sign; abort();",
+        "",
     )
 }
 
@@ -583,6 +586,7 @@ fn a_removed_token_fails_its_signatures_at_once() {
         build.path(),
         "removed",
         "(void)s; (void)data; (void)len; (void)sig; (void)sig_len; (void)real_sign; return 0x32;",
+        "",
     );
     let allow = format!(
         "{}/*",
@@ -620,6 +624,7 @@ fn a_slow_token_does_not_hold_up_other_keys() {
             entered.display(),
             gate.display()
         ),
+        "",
     );
     let allow = format!(
         "{}/*",
@@ -676,6 +681,40 @@ fn a_slow_token_does_not_hold_up_other_keys() {
     assert!(
         status.success(),
         "token signature after the gate: {}",
+        agent.log()
+    );
+}
+
+/// A library that prints to standard output when loaded (debug builds do) does not corrupt the
+/// helper's replies: agentry keeps its own descriptor for them.
+#[test]
+fn a_provider_that_prints_to_stdout_still_works() {
+    let token = Token::with_keys(&[("EC:prime256v1", "01", "p256")]);
+    let build = private_tempdir();
+    let shim = build_provider_shim(
+        build.path(),
+        "chatty",
+        "return real_sign(s, data, len, sig, sig_len);",
+        "fputs(\"chatty module: loading\\n\", stdout); fflush(stdout); write(1, \"raw\\n\", 4);",
+    );
+    let allow = format!(
+        "{}/*",
+        std::fs::canonicalize(build.path()).unwrap().display()
+    );
+    let agent = Agent::start(Which::Agentry, &token, Some(&allow));
+    let loaded = agent.ssh_add(&["-s", shim.to_str().unwrap()], PIN);
+    assert!(
+        loaded.status.success(),
+        "{}\n{}",
+        describe(&loaded),
+        agent.log()
+    );
+    let listed = agent.listed();
+    assert_eq!(listed.len(), 1);
+    assert!(agent.signs_and_verifies(&listed[0]), "{}", agent.log());
+    assert!(
+        agent.log().contains("chatty module: loading"),
+        "{}",
         agent.log()
     );
 }

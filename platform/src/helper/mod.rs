@@ -13,6 +13,7 @@ mod pkcs11_providers;
 mod pkcs11_token;
 mod process;
 pub mod provider_path;
+mod reply_channel;
 
 pub use pkcs11_providers::{Pkcs11Providers, LOAD_TIMEOUT, SIGN_TIMEOUT};
 pub use process::{HelperCommand, HelperError, HelperKind, HelperProcess};
@@ -21,10 +22,11 @@ use crate::frame_io::{read_frame, write_frame};
 use agentry_core::proto::{HelperFailure, HelperReply, HelperRequest};
 
 /// The helper's main loop: answers requests on standard input until it closes. Standard output
-/// carries only reply frames. Returns an error only if the pipes fail.
+/// carries only reply frames (a library's own prints go to standard error on Unix). Returns an
+/// error only if the pipes fail.
 pub fn run_helper(kind: HelperKind) -> std::io::Result<()> {
     let mut stdin = std::io::stdin().lock();
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = reply_channel::take()?;
     let mut pkcs11 = pkcs11_token::Pkcs11Helper::default();
     while let Some(body) = read_frame(&mut stdin)? {
         let reply = match (kind, HelperRequest::decode(&body)) {
