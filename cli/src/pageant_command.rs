@@ -1,11 +1,11 @@
 //! Pageant's command line: `agentry [--encrypted] KEYFILE... [-c COMMAND [ARGS...]]`, for
 //! shortcuts and scripts written for `pageant.exe`. When no agent answers, one is started in the
 //! background (as `agentry start` starts it); then the key files are added to the agent that
-//! answers, `--openssh-config FILE` writes the `IdentityAgent` line for it, and `-c` runs
-//! COMMAND with `SSH_AUTH_SOCK` naming it, waits and exits with its status. The rule that tells
+//! answers, `--openssh-config FILE` writes the `IdentityAgent` line for it, `--keylist` opens
+//! its key list window (Windows), and `-c` runs COMMAND with `SSH_AUTH_SOCK` naming it, waits and exits with its status. The rule that tells
 //! a key file from a command: a first argument that is a command's name is that command; a key
 //! file with such a name is given as a path (`.\list`, `./list`). Pageant's one-dash spellings
-//! (`-encrypted`, `-openssh-config`) are accepted before clap sees them.
+//! (`-encrypted`, `-keylist`, `-openssh-config`) are accepted before clap sees them.
 
 use crate::client::{connect, Client, Target};
 use crate::config::Config;
@@ -27,6 +27,10 @@ pub(crate) struct PageantArgs {
     /// Write the OpenSSH `IdentityAgent` line for the agent to FILE (Pageant's --openssh-config).
     #[arg(long, value_name = "FILE")]
     openssh_config: Option<PathBuf>,
+    /// Open the agent's key list window, starting an agent if none runs (Pageant's --keylist).
+    #[cfg(windows)]
+    #[arg(long)]
+    keylist: bool,
     /// Then run COMMAND with ARGS (the rest of the line) with SSH_AUTH_SOCK set, and exit with
     /// its status (Pageant's -c).
     #[arg(
@@ -51,7 +55,8 @@ impl PageantArgs {
 /// Pageant's one-dash long options, as its own parser takes them, in clap's spelling. Only
 /// arguments before `-c` (the command's own) and before the first command name are rewritten.
 pub(crate) fn with_pageant_spellings(args: Vec<OsString>) -> Vec<OsString> {
-    const SPELLINGS: [(&str, &str); 7] = [
+    const SPELLINGS: [(&str, &str); 8] = [
+        ("-keylist", "--keylist"),
         ("-encrypted", "--encrypted"),
         ("-no-decrypt", "--encrypted"),
         ("-no_decrypt", "--encrypted"),
@@ -106,6 +111,10 @@ pub(crate) fn run(args: &PageantArgs, config: Config, target: &Target) -> Outcom
     if let Some(file) = &args.openssh_config {
         write_openssh_config(file, &address)?;
     }
+    #[cfg(windows)]
+    if args.keylist {
+        open_key_list(&address)?;
+    }
     if args.run.is_empty() {
         if !started && !args.given() {
             eprintln!(
@@ -139,6 +148,21 @@ fn write_openssh_config(file: &Path, address: &Path) -> Outcome {
     };
     std::fs::write(file, line)
         .map_err(|e| Failure::new(format!("cannot write {}: {e}", file.display())))
+}
+
+/// Asks the agent serving `pipe` to open its key list window (desktop::OPEN_KEY_LIST_MESSAGE
+/// posted to its tray window, which an agent makes before it reports that it serves).
+#[cfg(windows)]
+fn open_key_list(pipe: &Path) -> Outcome {
+    use agentry_platform::windows::desktop::open_key_list_of_running_agent;
+    let pipe = pipe.to_string_lossy();
+    if open_key_list_of_running_agent(&pipe) {
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "the agent at {pipe} has no tray window to open its key list from (started with \
+         --no-tray, or not agentry)"
+    )))
 }
 
 /// Runs `command` with `SSH_AUTH_SOCK` naming the agent, waits, and passes its status on.

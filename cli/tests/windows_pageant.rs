@@ -2,7 +2,9 @@
 //! `agentry.exe KEY.ppk` against a running agent, `--encrypted`, `-c cmd.exe /c …` running after
 //! the keys are added (the command lists them) with its exit status passed on, and, with no
 //! agent running, `agentryw.exe KEY.ppk --openssh-config FILE` (the windowless twin) starting
-//! one on Pageant's own pipe and window, adding the key and writing the `IdentityAgent` line.
+//! one on Pageant's own pipe and window, adding the key, writing the `IdentityAgent` line and,
+//! with `--keylist`, opening its `agentry Key List` window; `--keylist` against a running agent
+//! opens its window, and an agent started with `--no-tray` is named as having none.
 //! Only that last test uses Pageant's names; the others use pipes of their own and no window.
 #![cfg(windows)]
 
@@ -50,13 +52,18 @@ fn unique_pipe() -> String {
     )
 }
 
-/// `agentry start -D -a PIPE --no-window`, killed on drop.
+/// `agentry start -D -a PIPE --no-window` (with its tray, titled PIPE), killed on drop.
 struct Foreground(Child);
 
 impl Foreground {
     fn start(pipe: &str) -> Self {
+        Self::start_with(pipe, &[])
+    }
+
+    fn start_with(pipe: &str, extra: &[&str]) -> Self {
         let child = agentry()
             .args(["start", "-D", "--no-window", "-a", pipe])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -116,6 +123,43 @@ fn agentry_windows_path() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().join("agentry.exe")
 }
 
+/// Waits (20 s at most) for agent `pid`'s key list window.
+fn wait_for_key_list(pid: u32) -> usize {
+    use agentry_platform::windows::desktop::probe::find_key_list;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(window) = find_key_list(pid) {
+            return window;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no `agentry Key List` window of pid {pid}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn keylist_opens_the_running_agents_key_list() {
+    use agentry_platform::windows::desktop::probe::find_key_list;
+    let pipe = unique_pipe();
+    let agent = Foreground::start(&pipe);
+    assert_eq!(find_key_list(agent.0.id()), None, "open before --keylist");
+    let opened = on(&pipe, &["--keylist".as_ref()]);
+    assert!(opened.status.success(), "{}", describe(&opened));
+    wait_for_key_list(agent.0.id());
+    // An agent with no tray says so.
+    let trayless = unique_pipe();
+    let _bare = Foreground::start_with(&trayless, &["--no-tray"]);
+    let refused = on(&trayless, &["-keylist".as_ref()]);
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    assert!(
+        text(&refused.stderr).contains("has no tray window"),
+        "{}",
+        describe(&refused)
+    );
+}
+
 #[test]
 fn the_command_after_c_runs_once_the_keys_are_added() {
     let pipe = unique_pipe();
@@ -167,6 +211,7 @@ fn with_no_agent_the_windowless_twin_starts_one_on_pageants_names() {
         .arg(&key)
         .arg("--openssh-config")
         .arg(&config)
+        .arg("--keylist")
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(Stdio::null())
         .status()
@@ -178,7 +223,9 @@ fn with_no_agent_the_windowless_twin_starts_one_on_pageants_names() {
         .map(str::to_owned);
     let _stop = Stop(pid.clone());
     assert!(status.success(), "{status}: {out}");
-    assert!(pid.is_some(), "no agent started: {out}");
+    let pid = pid.unwrap_or_else(|| panic!("no agent started: {out}"));
+    // --keylist opened the new agent's key list window.
+    wait_for_key_list(pid.parse().unwrap());
     let pipe = pageant_pipe_name().unwrap();
     assert!(out.contains(&format!("SSH_AUTH_SOCK={pipe}")), "{out}");
     assert_eq!(
