@@ -16,7 +16,7 @@ use windows_sys::Win32::Graphics::Gdi::{GetStockObject, DEFAULT_GUI_FONT};
 use windows_sys::Win32::System::LibraryLoader::GetModuleHandleW;
 use windows_sys::Win32::UI::Controls::{
     LVCFMT_LEFT, LVCF_FMT, LVCF_TEXT, LVCF_WIDTH, LVCOLUMNW, LVIF_TEXT, LVITEMW,
-    LVM_DELETEALLITEMS, LVM_GETNEXTITEM, LVM_INSERTCOLUMNW, LVM_INSERTITEMW,
+    LVM_DELETEALLITEMS, LVM_GETNEXTITEM, LVM_INSERTCOLUMNW, LVM_INSERTITEMW, LVM_SETCOLUMNWIDTH,
     LVM_SETEXTENDEDLISTVIEWSTYLE, LVM_SETITEMTEXTW, LVNI_SELECTED, LVN_KEYDOWN,
     LVS_EX_FULLROWSELECT, LVS_REPORT, LVS_SHOWSELALWAYS, NMHDR, NMLVKEYDOWN,
 };
@@ -24,11 +24,12 @@ use windows_sys::Win32::UI::HiDpi::GetDpiForWindow;
 use windows_sys::Win32::UI::Input::KeyboardAndMouse::{SetFocus, VK_DELETE};
 use windows_sys::Win32::UI::WindowsAndMessaging::{
     CreateWindowExW, DefWindowProcW, DestroyWindow, GetClientRect, GetDlgItem, LoadIconW,
-    LoadImageW, MoveWindow, RegisterClassW, SendMessageW, SetForegroundWindow, ShowWindow,
-    BS_PUSHBUTTON, CBN_SELCHANGE, CBS_DROPDOWNLIST, CB_ADDSTRING, CB_GETCURSEL, CB_SETCURSEL,
-    CW_USEDEFAULT, HMENU, IDCANCEL, IDI_APPLICATION, IMAGE_ICON, LR_DEFAULTSIZE, SW_SHOW, WM_CLOSE,
-    WM_COMMAND, WM_DESTROY, WM_NOTIFY, WM_SETFONT, WM_SIZE, WNDCLASSW, WS_BORDER, WS_CHILD,
-    WS_EX_CONTROLPARENT, WS_GROUP, WS_OVERLAPPEDWINDOW, WS_TABSTOP, WS_VISIBLE, WS_VSCROLL,
+    LoadImageW, MoveWindow, RegisterClassW, SendMessageW, SetForegroundWindow, SetWindowPos,
+    ShowWindow, BS_PUSHBUTTON, CBN_SELCHANGE, CBS_DROPDOWNLIST, CB_ADDSTRING, CB_GETCURSEL,
+    CB_SETCURSEL, CW_USEDEFAULT, HMENU, IDCANCEL, IDI_APPLICATION, IMAGE_ICON, LR_DEFAULTSIZE,
+    SWP_NOMOVE, SWP_NOZORDER, SW_SHOW, WM_CLOSE, WM_COMMAND, WM_DESTROY, WM_DPICHANGED, WM_NOTIFY,
+    WM_SETFONT, WM_SIZE, WNDCLASSW, WS_BORDER, WS_CHILD, WS_EX_CONTROLPARENT, WS_GROUP,
+    WS_OVERLAPPEDWINDOW, WS_TABSTOP, WS_VISIBLE, WS_VSCROLL,
 };
 
 /// The window class.
@@ -160,7 +161,7 @@ fn create() -> Option<HWND> {
             WS_OVERLAPPEDWINDOW,
             CW_USEDEFAULT,
             CW_USEDEFAULT,
-            900,
+            1000,
             380,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
@@ -176,6 +177,18 @@ fn create() -> Option<HWND> {
         return None;
     }
     let scale = |n: i32| n * dpi(hwnd) / 96;
+    // SAFETY: resizing our window for its monitor's DPI.
+    unsafe {
+        SetWindowPos(
+            hwnd,
+            std::ptr::null_mut(),
+            0,
+            0,
+            scale(1000),
+            scale(380),
+            SWP_NOMOVE | SWP_NOZORDER,
+        )
+    };
     let child = |class: &str, text: &str, style: u32, id: u16| {
         let (class, text) = (wide(class), wide(text));
         // SAFETY: the strings are NUL-terminated; `hwnd` is our window; the id is a child id.
@@ -340,6 +353,11 @@ pub(super) fn refresh() {
             unsafe { SendMessageW(list, message, n, &item as *const _ as LPARAM) };
         }
     }
+    // Type, Fingerprint and Comment as wide as their widest cell (or title).
+    for column in [0usize, 2, 3] {
+        // SAFETY: a width change on our list view; LVSCW_AUTOSIZE_USEHEADER is -2.
+        unsafe { SendMessageW(list, LVM_SETCOLUMNWIDTH, column, -2) };
+    }
     let blobs = rows.into_iter().map(|r| r.key_blob).collect();
     LIST.with(|l| {
         if let Some(l) = l.borrow_mut().as_mut() {
@@ -447,6 +465,23 @@ unsafe extern "system" fn window_proc(
         }
         WM_SIZE => {
             layout(hwnd);
+            0
+        }
+        WM_DPICHANGED => {
+            // SAFETY: for WM_DPICHANGED, lParam is the suggested RECT, valid during the call.
+            let at = unsafe { &*(lparam as *const RECT) };
+            // SAFETY: moving our own window; WM_SIZE then lays the controls out again.
+            unsafe {
+                SetWindowPos(
+                    hwnd,
+                    std::ptr::null_mut(),
+                    at.left,
+                    at.top,
+                    at.right - at.left,
+                    at.bottom - at.top,
+                    SWP_NOZORDER,
+                )
+            };
             0
         }
         WM_CLOSE => {
