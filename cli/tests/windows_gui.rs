@@ -252,6 +252,37 @@ fn a_key_added_through_the_window_signs_over_the_pipe_and_wm_copydata() {
         .expect("WM_COPYDATA call");
     assert_eq!(reply[0], 14, "SSH2_AGENT_SIGN_RESPONSE over WM_COPYDATA");
 
+    // A key that asks first: over WM_COPYDATA the box names this test as the likely sender,
+    // from the thread id in the mapping's name, marked unverified.
+    let confirmed = private_key(dir.path(), "ecdsa-p256");
+    let added = agent.client(&["add".as_ref(), "-c".as_ref(), confirmed.as_os_str()]);
+    assert!(added.status.success(), "{}", describe(&added));
+    let sign = Request::Sign(SignRequest {
+        key_blob: agentry_tests::fixtures::public_blob("ecdsa-p256"),
+        data: b"asks first".to_vec(),
+        flags: 0,
+    });
+    let frame = agentry_core::frame::encode_frame(&sign.encode());
+    let call = std::thread::spawn(move || {
+        agentry_platform::windows::client::copydata_call("Pageant", &frame).expect("call")
+    });
+    let caption = agentry_platform::windows::prompt::confirm_caption(agent.pid(), 1);
+    let asked = wait_for("the confirmation box", || probe::message_box_text(&caption));
+    let me = std::env::current_exe().unwrap();
+    let me = me.file_name().unwrap().to_string_lossy().into_owned();
+    let lines: Vec<&str> = asked.lines().collect();
+    assert_eq!(lines[0], "An unknown program via WM_COPYDATA", "{asked}");
+    assert!(
+        lines[1].starts_with("Likely sender: ")
+            && lines[1].contains(&me)
+            && lines[1].contains(&format!("(pid {})", std::process::id()))
+            && lines[1].ends_with("(unverified)"),
+        "{asked}"
+    );
+    assert!(lines.contains(&"agentry-test-ecdsa-p256"), "{asked}");
+    assert!(agentry_platform::windows::prompt::press_yes(&caption));
+    assert_eq!(call.join().unwrap()[0], 14, "signed once confirmed");
+
     // The Close button closes the window.
     assert!(probe::post_command(list, key_list::ID_CLOSE));
     wait_for("the key list closed", || {

@@ -63,6 +63,10 @@ fn push_question(
         question.1,
         untrusted(&client.to_string())
     ));
+    for hint in &client.hints {
+        text.push('\n');
+        text.push_str(&untrusted(hint));
+    }
 }
 
 /// Appends the "Path:" line (when the request crossed hosts) and the "forwarded" line.

@@ -18,6 +18,10 @@ pub struct ClientInfo {
     pub uid: Option<u32>,
     /// How the client connected (`unix socket`, `named pipe`, `WM_COPYDATA`, `test`).
     pub transport: String,
+    /// What unverified sources say about the client, one line each (the `WM_COPYDATA` sender
+    /// named by its mapping's thread id, …): shown in prompts, escaped, and never used for any
+    /// decision (a client can claim anything there).
+    pub hints: Vec<String>,
 }
 
 impl core::fmt::Display for ClientInfo {

@@ -354,6 +354,7 @@ fn client_session(pid: u32) -> agentry_core::Session {
         pid: Some(pid),
         exe: Some("/usr/bin/ssh".into()),
         transport: "test".into(),
+        hints: Vec::new(),
         ..Default::default()
     })
 }

@@ -38,6 +38,7 @@ fn hostile_client() -> ClientInfo {
         exe: Some(format!("/tmp/{HOSTILE}")),
         uid: None,
         transport: "test".into(),
+        hints: Vec::new(),
     }
 }
 
@@ -209,4 +210,26 @@ async fn log_lines_escape_client_text() {
     assert!(text.contains(SHOWN), "{text}");
     assert_no_forged_lines(&text, text.lines().count());
     assert!(!text.chars().any(|c| c != '\n' && c.is_control()), "{text}");
+}
+
+#[test]
+fn client_hints_are_shown_escaped_on_lines_of_their_own() {
+    let mut client = hostile_client();
+    client.hints = vec![
+        format!("likely sent by {HOSTILE} (unverified)"),
+        "second".into(),
+    ];
+    let request = ConfirmRequest {
+        comment: "key".into(),
+        fingerprint: "SHA256:abc".into(),
+        algorithm: "ssh-ed25519".into(),
+        client,
+        forwarding_path: Vec::new(),
+        forwarded: false,
+    };
+    let message = request.message();
+    assert_no_forged_lines(&message, 4);
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines[2], format!("likely sent by {SHOWN} (unverified)"));
+    assert_eq!(lines[3], "second");
 }

@@ -79,6 +79,7 @@ fn runtime() -> &'static Runtime {
 fn session() -> Session {
     Session::new(ClientInfo {
         transport: "fuzz".into(),
+        hints: Vec::new(),
         ..ClientInfo::default()
     })
 }

@@ -106,6 +106,7 @@ fn client() -> ClientInfo {
         exe: None,
         uid: None,
         transport: "test".to_owned(),
+        hints: Vec::new(),
     }
 }
 

@@ -38,6 +38,7 @@ pub fn public_blob(name: &str) -> Vec<u8> {
 pub fn session() -> Session {
     Session::new(ClientInfo {
         transport: "test".into(),
+        hints: Vec::new(),
         ..ClientInfo::default()
     })
 }

@@ -47,6 +47,7 @@ pub fn check_peer(stream: &UnixStream) -> Result<ClientInfo, PeerRefused> {
         uid: Some(cred.uid()),
         exe: pid.and_then(executable_of),
         transport: TRANSPORT_NAME.to_owned(),
+        hints: Vec::new(),
     };
     if cred.uid() == our_uid() || cred.uid() == 0 {
         Ok(client)

@@ -12,6 +12,10 @@
 //! that the core's framing refuses) gets `00 00 00 01 05` (FAILURE) written in place, and so
 //! does a reply that does not fit; the answer is 1.
 //!
+//! Who sent a message is not known (Windows does not say); the program owning the thread whose
+//! id PuTTY puts in the mapping's name (`PageantRequest%08x`) is passed to prompts as an
+//! unverified hint ([`ClientInfo::hints`]), never as the client's identity.
+//!
 //! The client can write the mapping while we read it, so each byte is read once: the header is
 //! copied out and only that copy is checked and used, then the body is copied once into a
 //! zeroizing buffer; the core sees only that copy.
@@ -26,10 +30,13 @@ use std::ffi::CString;
 use std::io;
 use tokio::sync::{mpsc, oneshot};
 use windows_sys::Win32::Foundation::{
-    GetLastError, ERROR_CLASS_ALREADY_EXISTS, HWND, LPARAM, LRESULT, WPARAM,
+    CloseHandle, GetLastError, ERROR_CLASS_ALREADY_EXISTS, HWND, LPARAM, LRESULT, WPARAM,
 };
 use windows_sys::Win32::System::DataExchange::COPYDATASTRUCT;
 use windows_sys::Win32::System::LibraryLoader::GetModuleHandleA;
+use windows_sys::Win32::System::Threading::{
+    GetProcessIdOfThread, OpenThread, THREAD_QUERY_LIMITED_INFORMATION,
+};
 use windows_sys::Win32::UI::WindowsAndMessaging::{
     CreateWindowExA, DefWindowProcA, DestroyWindow, DispatchMessageA, FindWindowA, GetMessageA,
     PostMessageA, PostQuitMessage, RegisterClassA, MSG, WM_CLOSE, WM_COPYDATA, WM_DESTROY,
@@ -43,8 +50,9 @@ pub const AGENT_COPYDATA_ID: usize = 0x804e_50ba;
 /// The transport name reported in [`ClientInfo::transport`].
 pub const TRANSPORT_NAME: &str = "WM_COPYDATA";
 
-/// What the window thread sends the core: a request body and where to put the reply.
-type Job = (Zeroizing<Vec<u8>>, oneshot::Sender<Vec<u8>>);
+/// What the window thread sends the core: a request body, what the mapping's name suggests about
+/// the sender (unverified), and where to put the reply.
+type Job = (Zeroizing<Vec<u8>>, Vec<String>, oneshot::Sender<Vec<u8>>);
 
 /// What the window procedure needs, per window thread.
 struct Context {
@@ -79,11 +87,12 @@ impl CopyDataWindow {
         sids.extend(process_owner_sid().ok());
         let (jobs, mut requests) = mpsc::channel::<Job>(16);
         tokio::spawn(async move {
-            while let Some((body, reply)) = requests.recv().await {
+            while let Some((body, hints, reply)) = requests.recv().await {
                 let agent = agent.clone();
                 tokio::spawn(async move {
                     let mut session = Session::new(ClientInfo {
                         transport: TRANSPORT_NAME.to_owned(),
+                        hints,
                         ..ClientInfo::default()
                     });
                     let _ = reply.send(agent.handle_message(&mut session, &body).await);
@@ -251,7 +260,8 @@ fn answer(data: &COPYDATASTRUCT) -> LRESULT {
         }
     };
     let body = Zeroizing::new(mapping.read(HEADER_LEN, body_len));
-    let mut reply = ask_core(body).unwrap_or_else(|| vec![msg::FAILURE]);
+    let hints = likely_sender(name).into_iter().collect();
+    let mut reply = ask_core(body, hints).unwrap_or_else(|| vec![msg::FAILURE]);
     if reply.len() > room {
         reply = vec![msg::FAILURE];
     }
@@ -260,9 +270,58 @@ fn answer(data: &COPYDATASTRUCT) -> LRESULT {
 }
 
 /// Hands `body` to the core and blocks this (window) thread until the reply.
-fn ask_core(body: Zeroizing<Vec<u8>>) -> Option<Vec<u8>> {
+fn ask_core(body: Zeroizing<Vec<u8>>, hints: Vec<String>) -> Option<Vec<u8>> {
     let jobs = CONTEXT.with(|c| c.borrow().as_ref().map(|c| c.jobs.clone()))?;
     let (tx, rx) = oneshot::channel();
-    jobs.blocking_send((body, tx)).ok()?;
+    jobs.blocking_send((body, hints, tx)).ok()?;
     rx.blocking_recv().ok()
+}
+
+/// The program PuTTY's mapping name points at: `PageantRequest%08x` holds the sending thread's
+/// id, whose process is looked up while it waits in `SendMessage`. Any client can name any
+/// thread, so this is only a hint for the prompt, marked unverified.
+fn likely_sender(name: &[u8]) -> Option<String> {
+    let thread = thread_id_in(name)?;
+    // SAFETY: opening a thread by id for a query; the handle is closed below.
+    let handle = unsafe { OpenThread(THREAD_QUERY_LIMITED_INFORMATION, 0, thread) };
+    if handle.is_null() {
+        return None;
+    }
+    // SAFETY: `handle` is the thread handle opened above, closed once.
+    let pid = unsafe {
+        let pid = GetProcessIdOfThread(handle);
+        CloseHandle(handle);
+        pid
+    };
+    if pid == 0 {
+        return None;
+    }
+    let exe = super::pipe::process_exe(pid).unwrap_or_else(|| "a process".to_owned());
+    Some(format!(
+        "Likely sender: {exe} (pid {pid}), from the thread id in the request's name (unverified)"
+    ))
+}
+
+/// The thread id in `PageantRequest%08x` (NUL-terminated), if the name has that form.
+fn thread_id_in(name: &[u8]) -> Option<u32> {
+    let name = name.strip_suffix(&[0])?;
+    let hex = name.strip_prefix(b"PageantRequest")?;
+    if hex.len() != 8 {
+        return None;
+    }
+    u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thread_id_in;
+
+    #[test]
+    fn the_thread_id_is_read_from_putty_names_only() {
+        assert_eq!(thread_id_in(b"PageantRequest0000abcd\0"), Some(0xabcd));
+        assert_eq!(thread_id_in(b"PageantRequest0000abcd"), None);
+        assert_eq!(thread_id_in(b"PageantRequest00abcd\0"), None);
+        assert_eq!(thread_id_in(b"Other0000abcd\0"), None);
+        assert_eq!(thread_id_in(b"PageantRequestzzzzzzzz\0"), None);
+    }
 }

@@ -145,6 +145,7 @@ impl Acceptor for PipeListener {
             exe: pid.and_then(process_exe),
             uid: None,
             transport: TRANSPORT_NAME.to_owned(),
+            hints: Vec::new(),
         })
     }
 }

@@ -19,7 +19,7 @@ pub mod key_list;
 pub mod probe;
 mod tray;
 
-pub use tray::{menu, PromptNotice, Tray};
+pub use tray::{menu, Tray};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -130,12 +130,6 @@ pub fn start(desktop: Arc<dyn Desktop>, name: &str) -> std::io::Result<Tray> {
 /// a tray window.
 pub fn open_key_list_of_running_agent(name: &str) -> bool {
     probe::find_tray(name).is_some_and(tray::post_open_key_list)
-}
-
-/// Tells the tray a prompt waits: a notification says `what` (which key, which program) and the
-/// icon shows "prompt waiting" until the returned notice is dropped.
-pub fn prompt_waiting(what: String) -> PromptNotice {
-    tray::prompt_waiting(what)
 }
 
 /// `s` as a NUL-terminated UTF-16 string.

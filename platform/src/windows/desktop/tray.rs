@@ -13,10 +13,10 @@
 use super::actions::{add_key_file, desktop, run_action};
 use super::TRAY_CLASS;
 use super::{dialogs, key_list, wide, Action, Desktop, TrayState, OPEN_KEY_LIST_MESSAGE};
+use crate::windows::prompt::waiting;
 use std::cell::RefCell;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use windows_sys::Win32::Foundation::{HWND, LPARAM, LRESULT, POINT, WPARAM};
 use windows_sys::Win32::System::LibraryLoader::GetModuleHandleW;
 use windows_sys::Win32::UI::Controls::{
@@ -67,16 +67,9 @@ pub mod menu {
 
 /// The agent changed.
 const WM_AGENT_CHANGED: u32 = WM_APP + 2;
-/// A prompt started (`wParam` 1) or ended (0).
-const WM_PROMPT: u32 = WM_APP + 3;
 
 /// The icon id within our window.
 const ICON_ID: u32 = 1;
-
-/// This process's tray window, for [`prompt_waiting`] (0 when none).
-static TRAY_WINDOW: AtomicUsize = AtomicUsize::new(0);
-/// What each waiting prompt is about, oldest first.
-static PROMPTS: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
 
 /// The running tray; its window is closed (the icon removed) and its thread joined on drop.
 #[derive(Debug)]
@@ -138,41 +131,6 @@ fn open_key_list_message() -> u32 {
     unsafe { RegisterWindowMessageW(name.as_ptr()) }
 }
 
-/// Until the returned guard drops, the tray shows the "prompt waiting" icon; `what` (which key,
-/// which program) is shown in a notification now.
-pub(super) fn prompt_waiting(what: String) -> PromptNotice {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    lock_prompts().push((id, what));
-    post_prompt(1);
-    PromptNotice(id)
-}
-
-/// A waiting prompt, shown by the tray until dropped.
-#[derive(Debug)]
-pub struct PromptNotice(u64);
-
-impl Drop for PromptNotice {
-    fn drop(&mut self) {
-        lock_prompts().retain(|(id, _)| *id != self.0);
-        post_prompt(0);
-    }
-}
-
-fn lock_prompts() -> std::sync::MutexGuard<'static, Vec<(u64, String)>> {
-    PROMPTS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn post_prompt(started: usize) {
-    let hwnd = TRAY_WINDOW.load(Ordering::Acquire);
-    if hwnd != 0 {
-        // SAFETY: posting to a window handle is harmless even if it was destroyed meanwhile.
-        unsafe { PostMessageW(hwnd as HWND, WM_PROMPT, started, 0) };
-    }
-}
-
 fn ui_thread(
     desktop: Arc<dyn Desktop>,
     name: &str,
@@ -210,7 +168,7 @@ fn ui_thread(
         // SAFETY: posting to a window handle is harmless even if it was destroyed meanwhile.
         unsafe { PostMessageW(target as HWND, WM_AGENT_CHANGED, 0, 0) };
     }));
-    TRAY_WINDOW.store(target, Ordering::Release);
+    waiting::set_listener(target);
     let _ = ready.send(Ok(target));
     let mut message: MSG = Default::default();
     // SAFETY: `message` is a live MSG; GetMessageW returns 0 on WM_QUIT and -1 on error.
@@ -228,7 +186,7 @@ fn ui_thread(
             DispatchMessageW(&message);
         }
     }
-    TRAY_WINDOW.store(0, Ordering::Release);
+    waiting::set_listener(0);
     UI.with(|ui| ui.borrow_mut().take());
     super::actions::set_desktop(None);
 }
@@ -310,7 +268,7 @@ fn load_icon(id: u16, fallback: *const u16) -> HICON {
 
 /// The icon's data: icon and tooltip for the current state.
 fn icon_data() -> Option<NOTIFYICONDATAW> {
-    let waiting = lock_prompts().len();
+    let waiting = waiting::count();
     UI.with(|ui| {
         let ui = ui.borrow();
         let ui = ui.as_ref()?;
@@ -569,8 +527,8 @@ unsafe extern "system" fn window_proc(
             agent_changed();
             0
         }
-        WM_PROMPT => {
-            let newest = lock_prompts().last().map(|(_, what)| what.clone());
+        waiting::WM_PROMPT => {
+            let newest = waiting::newest();
             update_icon(newest.as_deref().filter(|_| wparam == 1));
             0
         }

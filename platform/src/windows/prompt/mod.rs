@@ -1,5 +1,7 @@
 //! Prompts on Windows. [`DialogPrompter`] asks with native dialogs: a Yes/No message box for
-//! confirmations ([`confirm`]) and a password dialog for passphrases ([`passphrase`]), each
+//! confirmations ([`confirm`]) and a password dialog for passphrases ([`passphrase`]), their
+//! text laid out by [`text`], the tray showing a notification and its "prompt waiting" icon
+//! meanwhile, each
 //! brought to the foreground and kept on top, shown from a blocking thread so no agent thread
 //! (and never the `WM_COPYDATA` window thread) waits on it. [`ConsolePrompter`] asks on the
 //! agent's console instead (`--tty-prompts`), one question at a time. Nobody answering within
@@ -15,6 +17,8 @@
 mod confirm;
 mod passphrase;
 mod template;
+mod text;
+pub mod waiting;
 
 pub use confirm::{close_with_no, confirm_box_open, confirm_caption, press_yes};
 pub(crate) use passphrase::show as ask_passphrase_in_dialog;
@@ -53,18 +57,30 @@ impl DialogPrompter {
 impl Prompter for DialogPrompter {
     fn confirm(&self, request: ConfirmRequest) -> PromptFuture<bool> {
         let caption = confirm_caption(std::process::id(), self.number());
-        let text = request.message();
+        let text = text::confirm(&request);
+        let notice = text::notice(&request.client, &request.comment, "asks to use");
         let show = move |caption: &str| confirm::show(caption, &text);
         let answer = ask_in_dialog(caption, self.timeout, show, close_with_no);
-        Box::pin(async move { answer.await.unwrap_or(false) })
+        Box::pin(async move {
+            let _waiting = waiting::prompt_waiting(notice);
+            answer.await.unwrap_or(false)
+        })
     }
 
     fn passphrase(&self, request: PassphraseRequest) -> PromptFuture<Option<Zeroizing<String>>> {
         let caption = passphrase_caption(std::process::id(), &request.comment, self.number());
-        let text = request.message();
+        let text = text::passphrase(&request);
+        let notice = text::notice(
+            &request.client,
+            &request.comment,
+            "asks for the passphrase of",
+        );
         let show = move |caption: &str| passphrase::show(caption, &text);
         let answer = ask_in_dialog(caption, self.timeout, show, cancel_passphrase_dialog);
-        Box::pin(async move { answer.await.flatten() })
+        Box::pin(async move {
+            let _waiting = waiting::prompt_waiting(notice);
+            answer.await.flatten()
+        })
     }
 }
 
