@@ -83,12 +83,12 @@ impl KeyBundle {
         } = self;
         match form {
             Form::Clear(key) => {
-                let keypair = key.keypair().clone();
+                let plain = key.clone();
                 to.add_clear(key, &comment, constraints)
                     .map_err(|e| (None, e))?;
                 added(Piece::Key);
                 if let Some((path, cert)) = certificate {
-                    let certified = PrivateKey::new(keypair, Some(cert.clone())).map_err(|e| {
+                    let certified = plain.with_certificate(cert.clone()).map_err(|e| {
                         (
                             Some(path.clone()),
                             A::certificate_error(&path, e.to_string()),

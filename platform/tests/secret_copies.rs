@@ -71,7 +71,7 @@ fn freed_copies<T>(secret: &[u8], f: impl FnOnce() -> T) -> (usize, T) {
 /// A piece of the key's secret: the Ed25519 seed, the ECDSA scalar, RSA's `d` (from its middle,
 /// away from any length prefix).
 fn secret_of(key: &PrivateKey) -> Vec<u8> {
-    match key.keypair() {
+    match key.keypair().expect("a software key") {
         KeypairData::Ed25519(k) => k.private.as_ref().to_vec(),
         KeypairData::Ecdsa(k) => k.private_key_bytes().to_vec(),
         KeypairData::Rsa(k) => {

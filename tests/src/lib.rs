@@ -2,8 +2,8 @@
 //! conformance suite is written against, an in-process agent served on a temporary Unix socket
 //! ([`server::TestAgent`]) or on a Windows pipe and window (`windows::WinTestAgent`), fixture
 //! access ([`fixtures`]), helpers for driving real tools ([`tools`]), loopback sshd servers alone
-//! ([`sshd`]) or chained for agent forwarding ([`chain`]), and a private Secret Service for
-//! keyring tests (`secret_service`). The tests themselves live in `tests/`.
+//! ([`sshd`]) or chained for agent forwarding ([`chain`]), a private Secret Service for
+//! keyring tests (`secret_service`), and OpenSSH's software FIDO authenticator (`sk_dummy`). The tests themselves live in `tests/`.
 
 #[cfg(unix)]
 pub mod chain;
@@ -15,6 +15,8 @@ pub mod transport;
 pub mod secret_service;
 #[cfg(unix)]
 pub mod server;
+#[cfg(unix)]
+pub mod sk_dummy;
 #[cfg(unix)]
 pub mod sshd;
 pub mod tools;

@@ -137,10 +137,9 @@ impl Agent {
             .map_err(|e| AddError::KeyFile(e.to_string()))?;
         check_listed_as(public.as_ref(), &key.public_blob())?;
         let key = match public {
-            Some(DeferredPublic::Certificate(cert)) => {
-                PrivateKey::new(key.keypair().clone(), Some(*cert))
-                    .map_err(|e| AddError::KeyFile(e.to_string()))?
-            }
+            Some(DeferredPublic::Certificate(cert)) => key
+                .with_certificate(*cert)
+                .map_err(|e| AddError::KeyFile(e.to_string()))?,
             _ => key,
         };
         self.add_proven(session, key, comment, constraints)
@@ -154,6 +153,9 @@ impl Agent {
         comment: Vec<u8>,
         constraints: Vec<Constraint>,
     ) -> Result<(), AddError> {
+        if key.as_security_key().is_some() {
+            return self.add_security_key(session, key, comment, constraints);
+        }
         let policy = self.policy(constraints)?;
         let signing = SigningKey::new(&key).map_err(AddError::Key)?;
         let blob = key.public_blob();
@@ -301,6 +303,12 @@ impl Agent {
                 Constraint::AssociatedCerts(_) => {
                     return Err(AddError::Unsupported(
                         "associated certificates apply only to smartcard keys",
+                    ))
+                }
+                // A security key's add takes its provider out first (security_key.rs).
+                Constraint::SkProvider(_) => {
+                    return Err(AddError::Unsupported(
+                        "an sk-provider applies only to security keys",
                     ))
                 }
             }

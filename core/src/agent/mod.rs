@@ -20,6 +20,7 @@ mod external;
 mod keystore;
 mod lock;
 mod options;
+mod security_key;
 mod sign;
 mod signing_pool;
 mod slot;

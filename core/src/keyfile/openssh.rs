@@ -199,7 +199,10 @@ fn read_section(
 
 fn decode_public(blob: &[u8]) -> Result<KeyData, KeyFileError> {
     let name = Reader::new(blob).utf8("key type").map_err(outer)?;
-    let supported = name == "ssh-ed25519" || name == "ssh-rsa" || name.starts_with("ecdsa-sha2-");
+    let supported = name == "ssh-ed25519"
+        || name == "ssh-rsa"
+        || name.starts_with("ecdsa-sha2-")
+        || crate::keys::SecurityKey::is_sk_name(name);
     if !supported {
         return Err(KeyFileError::UnsupportedKey(name.to_owned()));
     }

@@ -9,6 +9,7 @@ mod host_signature;
 mod private;
 mod rsa;
 mod signer;
+mod sk;
 mod verify;
 
 pub use cert::{is_certificate_blob, HostCertificate};
@@ -17,6 +18,9 @@ pub use host_signature::{verify_external, verify_signature};
 pub use private::PrivateKey;
 pub use rsa::{MAX_RSA_BITS, MIN_RSA_BITS};
 pub use signer::{ecdsa_signature, SigningKey};
+pub use sk::{
+    SecurityKey, SkAlgorithm, SkAssertion, SK_USER_PRESENCE_REQD, SK_USER_VERIFICATION_REQD,
+};
 
 /// How a host key is named to people when nothing better is known: its SHA-256 fingerprint.
 /// A host certificate is named by its certified key's fingerprint.

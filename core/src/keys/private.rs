@@ -2,8 +2,10 @@
 //! OpenSSH's private-key field order, and `*-cert-v01@openssh.com` keys as a certificate blob
 //! followed by only the private fields. Parsing is `ssh-key`'s; this file handles the framing,
 //! the certificate layout and the key types agentry accepts. Private fields pass only through
-//! [`Writer`]s (which zeroize what they leave behind) and `Zeroizing` buffers.
+//! [`Writer`]s (which zeroize what they leave behind) and `Zeroizing` buffers. A FIDO security
+//! key carries no private key, only what its authenticator needs ([`SecurityKey`]).
 
+use super::sk::SecurityKey;
 use crate::wire::{Reader, WireError, Writer};
 use ssh_encoding::{Decode, Encode};
 use ssh_key::certificate::Certificate;
@@ -14,11 +16,21 @@ use zeroize::Zeroizing;
 
 const CERT_SUFFIX: &str = "-cert-v01@openssh.com";
 
-/// A private key (Ed25519, ECDSA P-256/384/521 or RSA), optionally with its certificate.
+/// A private key (Ed25519, ECDSA P-256/384/521 or RSA) or a FIDO security key, optionally with
+/// its certificate.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PrivateKey {
-    keypair: KeypairData,
+    material: Material,
     cert: Option<Box<Certificate>>,
+}
+
+/// What the agent holds of the key's private half.
+#[derive(Clone, PartialEq, Eq)]
+enum Material {
+    /// The private key itself.
+    Software(KeypairData),
+    /// A key on a FIDO authenticator: its key handle, flags and application.
+    SecurityKey(SecurityKey),
 }
 
 impl core::fmt::Debug for PrivateKey {
@@ -34,12 +46,21 @@ impl PrivateKey {
     /// Wraps an `ssh-key` keypair (e.g. one read from a file), refusing unsupported types.
     pub fn new(keypair: KeypairData, cert: Option<Certificate>) -> Result<Self, WireError> {
         check_supported(&keypair)?;
+        Self::with_material(Material::Software(keypair), cert)
+    }
+
+    /// A FIDO security key, optionally with its certificate.
+    pub fn security_key(key: SecurityKey, cert: Option<Certificate>) -> Result<Self, WireError> {
+        Self::with_material(Material::SecurityKey(key), cert)
+    }
+
+    fn with_material(material: Material, cert: Option<Certificate>) -> Result<Self, WireError> {
         let key = Self {
-            keypair,
+            material,
             cert: cert.map(Box::new),
         };
         if let Some(cert) = &key.cert {
-            if public_of(&key.keypair)? != *cert.public_key() {
+            if key.public_key()? != *cert.public_key() {
                 return Err(WireError::Invalid(
                     "certificate does not match its private key",
                 ));
@@ -48,9 +69,33 @@ impl PrivateKey {
         Ok(key)
     }
 
-    /// The keypair.
-    pub fn keypair(&self) -> &KeypairData {
-        &self.keypair
+    /// This key (without any certificate it has) certified by `cert`.
+    pub fn with_certificate(&self, cert: Certificate) -> Result<Self, WireError> {
+        Self::with_material(self.material.clone(), Some(cert))
+    }
+
+    /// The keypair; `None` for a security key.
+    pub fn keypair(&self) -> Option<&KeypairData> {
+        match &self.material {
+            Material::Software(k) => Some(k),
+            Material::SecurityKey(_) => None,
+        }
+    }
+
+    /// The security key, for a key held on a FIDO authenticator.
+    pub fn as_security_key(&self) -> Option<&SecurityKey> {
+        match &self.material {
+            Material::Software(_) => None,
+            Material::SecurityKey(k) => Some(k),
+        }
+    }
+
+    /// The public key (the certified key, for a certificate).
+    pub fn public_key(&self) -> Result<KeyData, WireError> {
+        match &self.material {
+            Material::Software(k) => public_of(k),
+            Material::SecurityKey(k) => Ok(k.public().clone()),
+        }
     }
 
     /// The certificate, when the key was added as one.
@@ -62,11 +107,13 @@ impl PrivateKey {
     pub fn algorithm_name(&self) -> String {
         match &self.cert {
             Some(cert) => cert.algorithm().to_certificate_type(),
-            None => self
-                .keypair
-                .algorithm()
-                .map(|a| a.as_str().to_owned())
-                .unwrap_or_default(),
+            None => match &self.material {
+                Material::Software(k) => k
+                    .algorithm()
+                    .map(|a| a.as_str().to_owned())
+                    .unwrap_or_default(),
+                Material::SecurityKey(k) => k.algorithm().ssh_name().to_owned(),
+            },
         }
     }
 
@@ -74,16 +121,14 @@ impl PrivateKey {
     pub fn public_blob(&self) -> Vec<u8> {
         let encoded = match &self.cert {
             Some(cert) => cert.encode_vec().ok(),
-            None => public_of(&self.keypair)
-                .ok()
-                .and_then(|k| k.encode_vec().ok()),
+            None => self.public_key().ok().and_then(|k| k.encode_vec().ok()),
         };
         encoded.unwrap_or_default()
     }
 
     /// SHA-256 fingerprint of the underlying public key, as `ssh-add -l` prints it.
     pub fn fingerprint(&self) -> String {
-        public_of(&self.keypair)
+        self.public_key()
             .map(|k| k.fingerprint(HashAlg::Sha256).to_string())
             .unwrap_or_default()
     }
@@ -94,6 +139,10 @@ impl PrivateKey {
         if let Some(base) = name.strip_suffix(CERT_SUFFIX) {
             r.string()?;
             return Self::decode_cert(base, r);
+        }
+        if SecurityKey::is_sk_name(name) {
+            r.string()?;
+            return Self::security_key(SecurityKey::decode_plain(name, r)?, None);
         }
         if name.starts_with("ecdsa-sha2-") {
             // Read the fields ourselves: OpenSSH writes the scalar as a minimal mpint, which can
@@ -119,6 +168,10 @@ impl PrivateKey {
             return Err(WireError::Invalid(
                 "certificate type does not match key type",
             ));
+        }
+        if SecurityKey::is_sk_name(base) {
+            let key = SecurityKey::decode_after_cert(cert.public_key(), r)?;
+            return Self::security_key(key, Some(cert));
         }
         // Rebuild the plain private-key encoding from the certificate's public half and the
         // private fields that follow it, then let ssh-key parse that.
@@ -155,6 +208,22 @@ impl PrivateKey {
     /// ECDSA scalars are written as minimal `mpint`s, as OpenSSH writes them. Every buffer that
     /// holds private fields is zeroized, `w` too when it grows ([`Writer`]).
     pub fn encode_wire(&self, w: &mut Writer) {
+        let keypair = match &self.material {
+            Material::Software(k) => k,
+            Material::SecurityKey(k) => {
+                match &self.cert {
+                    Some(cert) => {
+                        w.string(cert.algorithm().to_certificate_type().as_bytes());
+                        w.string(&cert.encode_vec().unwrap_or_default());
+                    }
+                    None => {
+                        w.string(k.algorithm().ssh_name().as_bytes());
+                    }
+                }
+                k.encode_private(w, self.cert.is_some());
+                return;
+            }
+        };
         let mut fields = Writer::new();
         match &self.cert {
             Some(cert) => {
@@ -162,16 +231,16 @@ impl PrivateKey {
                 w.string(&cert.encode_vec().unwrap_or_default());
             }
             None => {
-                let alg = self.keypair.algorithm().map(|a| a.as_str().to_owned());
+                let alg = keypair.algorithm().map(|a| a.as_str().to_owned());
                 w.string(alg.unwrap_or_default().as_bytes());
-                if let KeypairData::Ecdsa(k) = &self.keypair {
+                if let KeypairData::Ecdsa(k) = keypair {
                     let public = ssh_key::public::EcdsaPublicKey::from(k);
                     w.string(k.curve().as_str().as_bytes())
                         .string(public.as_sec1_bytes());
                 }
             }
         }
-        let private = match &self.keypair {
+        let private = match keypair {
             KeypairData::Ed25519(k) => k.encode_vec().unwrap_or_default(),
             KeypairData::Ecdsa(k) => {
                 fields.mpint(k.private_key_bytes());

@@ -66,7 +66,12 @@ impl core::fmt::Debug for SigningKey {
 impl SigningKey {
     /// Prepares `key` for signing, checking that its halves belong together.
     pub fn new(key: &PrivateKey) -> Result<Self, SignError> {
-        let inner = match key.keypair() {
+        let Some(keypair) = key.keypair() else {
+            return Err(SignError::Unsupported(
+                "security keys sign through their provider",
+            ));
+        };
+        let inner = match keypair {
             KeypairData::Ed25519(k) => {
                 let sk = ed25519_dalek::SigningKey::from_bytes(&k.private.to_bytes());
                 if sk.verifying_key().as_bytes() != &k.public.0 {

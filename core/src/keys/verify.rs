@@ -13,7 +13,10 @@ use ssh_key::Signature;
 pub(crate) fn verify_with(key: &KeyData, data: &[u8], sig_blob: &[u8]) -> bool {
     match key {
         KeyData::Rsa(rsa) => verify_rsa(rsa, data, sig_blob),
-        KeyData::Ed25519(_) | KeyData::Ecdsa(_) => {
+        KeyData::Ed25519(_)
+        | KeyData::Ecdsa(_)
+        | KeyData::SkEd25519(_)
+        | KeyData::SkEcdsaSha2NistP256(_) => {
             let mut slice = sig_blob;
             let Ok(sig) = Signature::decode(&mut slice) else {
                 return false;

@@ -1,5 +1,6 @@
 //! Key constraints carried by `SSH_AGENTC_ADD_ID_CONSTRAINED` (and PuTTY's `add-ppk`):
-//! lifetime, confirm, max-signatures and the extension constraints OpenSSH defines.
+//! lifetime, confirm, max-signatures and the extension constraints OpenSSH defines (destination
+//! restrictions, associated certificates, a security key's provider).
 
 use super::destination::DestinationConstraint;
 use crate::wire::{Reader, WireError, Writer};
@@ -15,6 +16,7 @@ const MAXSIGN: u8 = 3;
 const EXTENSION: u8 = 255;
 const RESTRICT_DESTINATION: &str = "restrict-destination-v00@openssh.com";
 const ASSOCIATED_CERTS: &str = "associated-certs-v00@openssh.com";
+const SK_PROVIDER: &str = "sk-provider@openssh.com";
 
 /// Certificates a smartcard-style key may be used with (`associated-certs-v00@openssh.com`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +41,9 @@ pub enum Constraint {
     RestrictDestination(Vec<DestinationConstraint>),
     /// Certificates associated with the key.
     AssociatedCerts(AssociatedCerts),
+    /// The middleware library (a path, or `internal`) through which a FIDO security key signs
+    /// (`sk-provider@openssh.com`; `ssh-add` sends it for every security key).
+    SkProvider(String),
 }
 
 impl Constraint {
@@ -87,6 +92,13 @@ impl Constraint {
                     }
                     Ok(Self::AssociatedCerts(AssociatedCerts { certs_only, certs }))
                 }
+                SK_PROVIDER => {
+                    let provider = r.utf8("security key provider")?;
+                    if provider.contains('\0') {
+                        return Err(WireError::Invalid("security key provider"));
+                    }
+                    Ok(Self::SkProvider(provider.to_owned()))
+                }
                 _ => Err(WireError::Invalid("unsupported constraint extension")),
             },
             _ => Err(WireError::Invalid("unknown constraint type")),
@@ -108,6 +120,11 @@ impl Constraint {
                 w.u8(EXTENSION)
                     .string(RESTRICT_DESTINATION.as_bytes())
                     .nested(|list| dests.iter().for_each(|d| d.encode(list)));
+            }
+            Self::SkProvider(provider) => {
+                w.u8(EXTENSION)
+                    .string(SK_PROVIDER.as_bytes())
+                    .string(provider.as_bytes());
             }
             Self::AssociatedCerts(a) => {
                 w.u8(EXTENSION)
