@@ -142,15 +142,17 @@ pub fn get_assertion(key: &SecurityKey, data: &[u8]) -> Result<SkAssertion, SkEr
         pbClientDataJSON: request.client_data.as_ptr().cast_mut(),
         pwszHashAlgId: wa::WEBAUTHN_HASH_ALGORITHM_SHA_256,
     };
-    let mut options = wa::WEBAUTHN_AUTHENTICATOR_GET_ASSERTION_OPTIONS::default();
-    options.dwVersion = wa::WEBAUTHN_AUTHENTICATOR_GET_ASSERTION_OPTIONS_VERSION_1;
-    options.dwTimeoutMilliseconds = TIMEOUT_MS;
-    options.CredentialList = wa::WEBAUTHN_CREDENTIALS {
-        cCredentials: 1,
-        pCredentials: &mut credential,
+    let options = wa::WEBAUTHN_AUTHENTICATOR_GET_ASSERTION_OPTIONS {
+        dwVersion: wa::WEBAUTHN_AUTHENTICATOR_GET_ASSERTION_OPTIONS_VERSION_1,
+        dwTimeoutMilliseconds: TIMEOUT_MS,
+        CredentialList: wa::WEBAUTHN_CREDENTIALS {
+            cCredentials: 1,
+            pCredentials: &mut credential,
+        },
+        dwAuthenticatorAttachment: wa::WEBAUTHN_AUTHENTICATOR_ATTACHMENT_CROSS_PLATFORM,
+        dwUserVerificationRequirement: request.user_verification,
+        ..Default::default()
     };
-    options.dwAuthenticatorAttachment = wa::WEBAUTHN_AUTHENTICATOR_ATTACHMENT_CROSS_PLATFORM;
-    options.dwUserVerificationRequirement = request.user_verification;
     let mut assertion: *mut wa::WEBAUTHN_ASSERTION = core::ptr::null_mut();
     // SAFETY: GetForegroundWindow has no preconditions; a null result is allowed (Windows then
     // centres its dialog on the screen).
@@ -258,8 +260,14 @@ impl WebAuthnDll {
         unsafe {
             Ok(Self {
                 module,
-                get_assertion: core::mem::transmute::<_, GetAssertionFn>(get),
-                free_assertion: core::mem::transmute::<_, FreeAssertionFn>(free),
+                get_assertion: core::mem::transmute::<
+                    unsafe extern "system" fn() -> isize,
+                    GetAssertionFn,
+                >(get),
+                free_assertion: core::mem::transmute::<
+                    unsafe extern "system" fn() -> isize,
+                    FreeAssertionFn,
+                >(free),
             })
         }
     }
