@@ -45,3 +45,63 @@ impl Agent {
         ))
     }
 }
+
+/// OpenSSH's `check_websafe_message_contents`: a security key whose application is not `ssh:…`
+/// (a web origin's key) signs only what SSH signs — a user-authentication request for this
+/// key, or an `SSHSIG` signature request — never a web challenge.
+pub(super) fn websafe(application: &str, key_blob: &[u8], algorithm: &str, data: &[u8]) -> bool {
+    application.starts_with("ssh:")
+        || super::destination::parse_userauth(data, key_blob, algorithm).is_some()
+        || is_sshsig_request(data)
+}
+
+/// `"SSHSIG" || string namespace || string reserved || string hash_algorithm || string H(msg)`,
+/// nothing after (OpenSSH's `parse_sshsig_request`).
+fn is_sshsig_request(data: &[u8]) -> bool {
+    let Some(rest) = data.strip_prefix(b"SSHSIG") else {
+        return false;
+    };
+    let mut r = crate::wire::Reader::new(rest);
+    (0..4).all(|_| r.string().is_ok()) && r.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Writer;
+
+    #[test]
+    fn web_origin_keys_sign_only_ssh_messages() {
+        let blob = b"key blob";
+        let alg = "sk-ssh-ed25519@openssh.com";
+        let mut sshsig = Writer::new();
+        sshsig
+            .raw(b"SSHSIG")
+            .string(b"file")
+            .string(b"")
+            .string(b"sha512")
+            .string(&[1; 64]);
+        let sshsig = sshsig.into_bytes();
+        let mut userauth = Writer::new();
+        userauth
+            .string(&[9; 32])
+            .u8(50)
+            .string(b"user")
+            .string(b"ssh-connection")
+            .string(b"publickey")
+            .u8(1)
+            .string(alg.as_bytes())
+            .string(blob);
+        let userauth = userauth.into_bytes();
+        let challenge = b"{\"type\":\"webauthn.get\",\"challenge\":\"...\"}";
+        assert!(websafe("ssh:", blob, alg, challenge));
+        assert!(websafe("ssh:anything", blob, alg, challenge));
+        assert!(websafe("https://example.com", blob, alg, &sshsig));
+        assert!(websafe("https://example.com", blob, alg, &userauth));
+        assert!(!websafe("https://example.com", blob, alg, challenge));
+        assert!(!websafe("https://example.com", b"other key", alg, &userauth));
+        let mut trailing = sshsig.clone();
+        trailing.push(0);
+        assert!(!websafe("https://example.com", blob, alg, &trailing));
+    }
+}
