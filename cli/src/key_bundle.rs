@@ -116,6 +116,28 @@ impl KeyBundle {
     }
 }
 
+/// `constraints`, with the provider a security key signs through when it is one (as `ssh-add`:
+/// `SSH_SK_PROVIDER`, else `internal`), placed where `ssh-add` puts it (before a destination
+/// restriction).
+fn with_sk_provider(key: &PrivateKey, constraints: &[Constraint]) -> Vec<Constraint> {
+    let mut constraints = constraints.to_vec();
+    let has_provider = constraints
+        .iter()
+        .any(|c| matches!(c, Constraint::SkProvider(_)));
+    if key.as_security_key().is_some() && !has_provider {
+        let provider = std::env::var("SSH_SK_PROVIDER")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "internal".to_owned());
+        let at = constraints
+            .iter()
+            .position(|c| matches!(c, Constraint::RestrictDestination(_)))
+            .unwrap_or(constraints.len());
+        constraints.insert(at, Constraint::SkProvider(provider));
+    }
+    constraints
+}
+
 /// The agent in this process (keys from the configuration file, loaded at start).
 impl AddsKeys for &Agent {
     type Error = String;
@@ -126,7 +148,8 @@ impl AddsKeys for &Agent {
         comment: &[u8],
         constraints: &[Constraint],
     ) -> Result<(), String> {
-        self.add_key(key, comment.to_vec(), constraints.to_vec())
+        let constraints = with_sk_provider(&key, constraints);
+        self.add_key(key, comment.to_vec(), constraints)
             .map_err(|e| e.to_string())
     }
 
@@ -200,11 +223,12 @@ pub(crate) fn add_clear_request(
     comment: &[u8],
     constraints: &[Constraint],
 ) -> Request {
+    let constraints = with_sk_provider(&key, constraints);
     Request::AddIdentity(Box::new(AddIdentity {
         key,
         comment: comment.to_vec(),
-        constraints: constraints.to_vec(),
         constrained: !constraints.is_empty(),
+        constraints,
     }))
 }
 
