@@ -1,6 +1,6 @@
 //! The `agentry start` options that shape the agent itself, one set for Unix and Windows:
 //! default key lifetime, legacy SHA-1 signatures, the `--confirm-*` rules and which provider
-//! libraries (PKCS#11) may be loaded. They combine with
+//! libraries (PKCS#11, security-key middleware) may be loaded. They combine with
 //! the config file (the command line wins) and are passed on to the re-executed background agent.
 
 use crate::config::Config;
@@ -8,6 +8,7 @@ use crate::confirm::ConfirmArgs;
 use crate::lifetime::parse_lifetime;
 use agentry_core::AgentOptions;
 use agentry_platform::helper::{provider_path, HelperCommand, Pkcs11Providers};
+use agentry_platform::security_key::SkProviders;
 use clap::Args;
 use std::process::Command;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ pub(crate) struct AgentArgs {
     allow_ssh_rsa_sha1: bool,
     #[command(flatten)]
     confirm: ConfirmArgs,
-    /// Provider libraries (PKCS#11) that may be loaded: comma-separated patterns matched
+    /// Provider libraries (PKCS#11, FIDO middleware) that may be loaded: comma-separated patterns matched
     /// against the library's resolved path (default /usr/lib*/*,/usr/local/lib*/* on Unix; the
     /// system and Program Files directories on Windows).
     #[arg(short = 'P', value_name = "PATTERNS")]
@@ -51,11 +52,14 @@ impl AgentArgs {
                     Some(patterns) => provider_path::allow_list(patterns),
                     None => provider_path::default_allow_list(),
                 };
-                options.token_providers(Arc::new(Pkcs11Providers::new(allowed, command)))
+                options
+                    .security_keys(Arc::new(SkProviders::new(allowed.clone(), command.clone())))
+                    .token_providers(Arc::new(Pkcs11Providers::new(allowed, command)))
             }
             None => {
                 tracing::warn!(
-                    "cannot find agentry's own executable: PKCS#11 providers cannot be loaded"
+                    "cannot find agentry's own executable: PKCS#11 providers and security key \
+                     libraries cannot be loaded"
                 );
                 options
             }

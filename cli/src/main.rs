@@ -146,6 +146,8 @@ enum Command {
 enum HelperKindArg {
     /// PKCS#11 providers.
     Pkcs11,
+    /// A security-key middleware library.
+    Sk,
 }
 
 /// Prints `agentry: MESSAGE` on stderr, in plain words: an OS error's ` (os error N)` suffix,
@@ -329,6 +331,7 @@ fn main() -> ExitCode {
             daemon::harden_helper();
             let kind = match kind {
                 HelperKindArg::Pkcs11 => agentry_platform::helper::HelperKind::Pkcs11,
+                HelperKindArg::Sk => agentry_platform::helper::HelperKind::Sk,
             };
             agentry_platform::helper::run_helper(kind)
                 .map_err(|e| Failure::new(format!("helper: {e}")))

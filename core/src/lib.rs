@@ -23,8 +23,8 @@ pub mod wire;
 
 pub use agent::{
     AddError, Agent, AgentOptions, ConfirmPolicy, DeferredPublic, ExternalKey, ExternalSignRequest,
-    ExternalSigner, KeyInfo, LoadedProvider, ProviderError, ThreadStarter, TokenProviders,
-    MAX_IDENTITIES_REPLY,
+    ExternalSigner, KeyInfo, LoadedProvider, ProviderError, SecurityKeyProviders, ThreadStarter,
+    TokenProviders, MAX_IDENTITIES_REPLY,
 };
 pub use frame::MAX_MESSAGE_LEN;
 pub use provider_allow::ProviderAllowList;

@@ -138,4 +138,15 @@ pub(crate) struct ExternalSlot {
     /// The PKCS#11 provider (resolved path) the key came from; `None` for keys that did not
     /// come from `ADD_SMARTCARD_KEY` (they are not touched by `REMOVE_SMARTCARD_KEY`).
     pub(crate) pkcs11_provider: Option<Arc<str>>,
+    /// Set for a FIDO security key: what the agent checks before asking its authenticator.
+    pub(crate) security_key: Option<SkUse>,
+}
+
+/// What the agent checks before it asks a security key's authenticator for a signature.
+#[derive(Debug, Clone)]
+pub(crate) struct SkUse {
+    /// The key's FIDO application (`ssh:` unless chosen otherwise).
+    pub(crate) application: String,
+    /// The key's signatures need the user's touch.
+    pub(crate) needs_touch: bool,
 }

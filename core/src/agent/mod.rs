@@ -43,6 +43,7 @@ pub use external::{
 use keystore::{Entry, Keystore};
 use lock::{LockState, UnlockTurns};
 pub use options::AgentOptions;
+pub use security_key::{SecurityKeyProviders, INTERNAL_PROVIDER};
 pub use signing_pool::ThreadStarter;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

@@ -1,8 +1,8 @@
 //! The settings an agent runs with: SHA-1 policy, default lifetime, confirmation rules, the
-//! thread starter for slow signatures and the PKCS#11 provider loader. Plain data with builder setters; the platform fills it
+//! thread starter for slow signatures, the PKCS#11 provider loader and the security-key providers. Plain data with builder setters; the platform fills it
 //! from the command line and the configuration file.
 
-use super::{ConfirmPolicy, ThreadStarter, TokenProviders};
+use super::{ConfirmPolicy, SecurityKeyProviders, ThreadStarter, TokenProviders};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +23,9 @@ pub struct AgentOptions {
     pub signing_threads: Option<ThreadStarter>,
     /// Loads PKCS#11 providers (`ssh-add -s`); `None` refuses smartcard requests.
     pub token_providers: Option<Arc<dyn TokenProviders>>,
+    /// Reaches FIDO authenticators for security keys (`ssh-add` of an `sk-*` key); `None`
+    /// refuses such keys.
+    pub security_keys: Option<Arc<dyn SecurityKeyProviders>>,
 }
 
 impl AgentOptions {
@@ -52,6 +55,12 @@ impl AgentOptions {
     /// Sets [`AgentOptions::signing_threads`].
     pub fn signing_threads(mut self, starter: ThreadStarter) -> Self {
         self.signing_threads = Some(starter);
+        self
+    }
+
+    /// Sets [`AgentOptions::security_keys`].
+    pub fn security_keys(mut self, providers: Arc<dyn SecurityKeyProviders>) -> Self {
+        self.security_keys = Some(providers);
         self
     }
 

@@ -3,14 +3,15 @@
 //! `-c`, or `--confirm-all` as the policy says; remembered answers; a timeout is a "no"),
 //! deferred decryption, then the signature itself (cheap ones inline, slow ones through the
 //! signing pool; a key held outside the agent through its [`ExternalSigner`], whose signature
-//! is checked against the key before it is sent). No lock is held across a prompt or a
+//! is checked against the key before it is sent; a security key only once its web-origin check
+//! passed and its touch was announced, so a confirmation always comes before the touch). No lock is held across a prompt or a
 //! signature.
 
 use super::destination;
 use super::external::{ExternalSignRequest, ExternalSigner};
 use super::keystore::Entry;
 use super::signing_pool::{self, ThreadStarter};
-use super::{consent, Agent};
+use super::{consent, security_key, Agent};
 use crate::keys::{SignError, SigningKey};
 use crate::prompt::{ConfirmRequest, PathHop};
 use crate::proto::{Response, SignRequestRef};
@@ -37,6 +38,11 @@ impl Agent {
             return Response::Failure;
         }
         if let Some(external) = entry.key.external_form() {
+            if let Some(sk) = &external.security_key {
+                if !security_key::may_ask_authenticator(&entry, sk, req.data) {
+                    return Response::Failure;
+                }
+            }
             let signer = Arc::clone(&external.signer);
             return self.sign_external(&entry, signer.as_ref(), req).await;
         }

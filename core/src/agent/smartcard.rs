@@ -102,6 +102,7 @@ impl Agent {
         let slot = ExternalSlot {
             signer: key.signer,
             pkcs11_provider: None,
+            security_key: None,
         };
         let entry = external_entry(key.blob, key.comment, slot, &policy)?;
         let mut keys = self.keys();
@@ -135,6 +136,7 @@ impl Agent {
                 let slot = ExternalSlot {
                     signer: Arc::clone(&key.signer),
                     pkcs11_provider: Some(Arc::clone(&provider)),
+                    security_key: None,
                 };
                 let mut keys = self.keys();
                 if let Some(held) = keys.get(&blob) {
@@ -184,7 +186,7 @@ impl Agent {
 }
 
 /// OpenSSH's `socket_is_remote`: the connection bound a session, or tried to.
-fn is_remote(session: &Session) -> bool {
+pub(super) fn is_remote(session: &Session) -> bool {
     !session.binds().is_empty() || session.bind_failed()
 }
 
@@ -224,7 +226,7 @@ fn certifies(cert: &[u8], key_blob: &[u8]) -> bool {
 }
 
 /// The keystore entry for an external key listed under `blob` (a key or a certificate).
-fn external_entry(
+pub(super) fn external_entry(
     blob: Vec<u8>,
     comment: Vec<u8>,
     slot: ExternalSlot,

@@ -17,9 +17,9 @@ pub fn verify_signature(key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> bool {
 }
 
 /// True when `sig_blob` verifies for the key `key_blob` lists (a certificate's certified key,
-/// without checking the certificate), or when the key is of a type verified elsewhere (security
-/// keys, whose signatures carry the authenticator's flags and counter): the check a signature
-/// from a key held outside the agent passes before it is sent.
+/// without checking the certificate): the check a signature from a key held outside the agent
+/// passes before it is sent. Security-key signatures verify over the authenticator's flags and
+/// counter too (PROTOCOL.u2f).
 pub fn verify_external(key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> bool {
     let key = if is_certificate_blob(key_blob) {
         match ssh_key::Certificate::from_bytes(key_blob) {
@@ -32,10 +32,5 @@ pub fn verify_external(key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> bool {
             Err(_) => return false,
         }
     };
-    match key {
-        KeyData::Rsa(_) | KeyData::Ecdsa(_) | KeyData::Ed25519(_) => {
-            verify_with(&key, data, sig_blob)
-        }
-        _ => true,
-    }
+    verify_with(&key, data, sig_blob)
 }

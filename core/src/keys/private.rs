@@ -169,7 +169,10 @@ impl PrivateKey {
                 "certificate type does not match key type",
             ));
         }
-        if SecurityKey::is_sk_name(base) {
+        if matches!(
+            cert.public_key(),
+            KeyData::SkEd25519(_) | KeyData::SkEcdsaSha2NistP256(_)
+        ) {
             let key = SecurityKey::decode_after_cert(cert.public_key(), r)?;
             return Self::security_key(key, Some(cert));
         }

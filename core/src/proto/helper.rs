@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 const LOAD_PKCS11: u8 = 1;
 const SIGN: u8 = 2;
+const SK_SIGN: u8 = 3;
 
 const FAILURE: u8 = 0;
 const KEYS: u8 = 1;
@@ -32,6 +33,22 @@ pub enum HelperRequest {
     /// Sign with a key the helper listed: `string key_blob, string data, uint32 flags`. The
     /// agent has already applied its SHA-1 policy: an RSA request without a SHA-2 flag is a
     /// legacy `ssh-rsa` signature it allows.
+    /// Sign with a FIDO security key through a middleware library (a resolved, allowed path;
+    /// a helper loads one library, at its first request): `string library, string key, string
+    /// data, string pin`, where `key` is the security key's private encoding (type name, public
+    /// fields, application, flags, key handle, reserved: as `ssh-sk-helper` takes it) and `pin`
+    /// may be empty. The reply is the SSH signature, or a failure (`WrongPin` when the
+    /// authenticator wants a PIN, `TokenAbsent` when none holding the key is attached).
+    SkSign {
+        /// The middleware library's resolved path.
+        library: String,
+        /// The security key's private encoding (holds the key handle).
+        key: Zeroizing<Vec<u8>>,
+        /// The data to sign.
+        data: Vec<u8>,
+        /// The FIDO PIN (may be empty).
+        pin: Zeroizing<Vec<u8>>,
+    },
     Sign {
         /// The key's public blob, as listed.
         key_blob: Vec<u8>,
@@ -111,6 +128,12 @@ impl HelperRequest {
                 module: r.utf8("module path")?.to_owned(),
                 pin: Zeroizing::new(r.string()?.to_vec()),
             },
+            SK_SIGN => Self::SkSign {
+                library: r.utf8("library path")?.to_owned(),
+                key: Zeroizing::new(r.string()?.to_vec()),
+                data: r.string()?.to_vec(),
+                pin: Zeroizing::new(r.string()?.to_vec()),
+            },
             SIGN => Self::Sign {
                 key_blob: r.string()?.to_vec(),
                 data: r.string()?.to_vec(),
@@ -128,6 +151,18 @@ impl HelperRequest {
         match self {
             Self::LoadPkcs11 { module, pin } => {
                 w.u8(LOAD_PKCS11).string(module.as_bytes()).string(pin);
+            }
+            Self::SkSign {
+                library,
+                key,
+                data,
+                pin,
+            } => {
+                w.u8(SK_SIGN)
+                    .string(library.as_bytes())
+                    .string(key)
+                    .string(data)
+                    .string(pin);
             }
             Self::Sign {
                 key_blob,
@@ -147,6 +182,11 @@ impl core::fmt::Debug for HelperRequest {
             Self::LoadPkcs11 { module, .. } => f
                 .debug_struct("LoadPkcs11")
                 .field("module", module)
+                .finish_non_exhaustive(),
+            Self::SkSign { library, data, .. } => f
+                .debug_struct("SkSign")
+                .field("library", library)
+                .field("data_len", &data.len())
                 .finish_non_exhaustive(),
             Self::Sign {
                 key_blob,
@@ -233,6 +273,12 @@ mod tests {
                 data: b"data".to_vec(),
                 flags: 4,
             },
+            HelperRequest::SkSign {
+                library: "/usr/lib/x86_64-linux-gnu/libsk.so".into(),
+                key: Zeroizing::new(b"secret-key-handle".to_vec()),
+                data: b"data".to_vec(),
+                pin: Zeroizing::new(b"1234".to_vec()),
+            },
         ];
         for request in requests {
             assert_eq!(
@@ -240,6 +286,7 @@ mod tests {
                 Ok(request.clone())
             );
             assert!(!format!("{request:?}").contains("1234"));
+            assert!(!format!("{request:?}").contains("secret"));
         }
         let replies = [
             HelperReply::failure(HelperFailure::WrongPin, "CKR_PIN_INCORRECT"),

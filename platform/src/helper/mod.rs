@@ -28,9 +28,18 @@ pub fn run_helper(kind: HelperKind) -> std::io::Result<()> {
     let mut stdin = std::io::stdin().lock();
     let mut stdout = reply_channel::take()?;
     let mut pkcs11 = pkcs11_token::Pkcs11Helper::default();
+    #[cfg(unix)]
+    let mut sk = crate::security_key::library_helper::SkLibraryHelper::default();
     while let Some(body) = read_frame(&mut stdin)? {
         let reply = match (kind, HelperRequest::decode(&body)) {
             (HelperKind::Pkcs11, Ok(request)) => pkcs11.handle(request),
+            #[cfg(unix)]
+            (HelperKind::Sk, Ok(request)) => sk.handle(request),
+            #[cfg(not(unix))]
+            (HelperKind::Sk, Ok(_)) => HelperReply::failure(
+                HelperFailure::Other,
+                "security key libraries are not loaded on this system",
+            ),
             (_, Err(e)) => HelperReply::failure(HelperFailure::Other, format!("bad request: {e}")),
         };
         write_frame(&mut stdout, &reply.encode())?;

@@ -24,6 +24,8 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 pub enum HelperKind {
     /// Loads PKCS#11 providers (`agentry helper pkcs11`).
     Pkcs11,
+    /// Loads a security-key middleware library (`agentry helper sk`).
+    Sk,
 }
 
 impl HelperKind {
@@ -31,6 +33,7 @@ impl HelperKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::Pkcs11 => "pkcs11",
+            Self::Sk => "sk",
         }
     }
 }

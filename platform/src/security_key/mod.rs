@@ -2,19 +2,29 @@
 //! provider a key was added with (`sk-provider@openssh.com`):
 //!
 //! - a middleware library with OpenSSH's security-key API ([`middleware`], Unix), loaded only
-//!   in a helper process under the provider allow-list;
+//!   in a helper process under the provider allow-list (`library_helper`, the helper's end);
 //! - `internal` on Unix: OpenSSH's own `ssh-sk-helper` ([`openssh_helper`]), as `ssh-agent`
 //!   does, when it is installed;
 //! - `internal` on Windows: `webauthn.dll` ([`webauthn`]; its request and response encodings
 //!   are plain code, tested on every OS).
 //!
-//! Nothing here logs key handles, PINs or the data signed.
+//! [`SkProviders`] picks one for each key the agent is given. Nothing here logs key handles,
+//! PINs or the data signed.
 
+#[cfg(unix)]
+pub mod library_helper;
+#[cfg(unix)]
+mod library_signer;
 #[cfg(unix)]
 pub mod middleware;
 #[cfg(unix)]
 pub mod openssh_helper;
+mod providers;
 pub mod webauthn;
+
+#[cfg(unix)]
+pub use library_signer::SK_SIGN_TIMEOUT;
+pub use providers::SkProviders;
 
 /// Why an authenticator gave no assertion.
 #[derive(Debug, Clone, PartialEq, Eq)]
