@@ -701,13 +701,13 @@ fn config_check_reports_every_error_in_line_order_and_the_start_warnings() {
     let out = run(agentry().args(["config", "check", "--config"]).arg(&config));
     let expected = [
         "2:12: \"soon\" is not a lifetime: give seconds, or a number with units s m h d w, e.g. 1h30m".to_owned(),
-        "3:1: unknown field `bogus`, expected one of `socket`, `pipe`, `openssh_pipe`, `lifetime`, `allow_ssh_rsa_sha1`, `known_hosts`".to_owned(),
+        "3:1: unknown field `bogus`, expected one of `socket`, `pipe`, `openssh_pipe`, `lifetime`, `allow_ssh_rsa_sha1`, `known_hosts`, `allowed_providers`".to_owned(),
         "4:10: invalid type: integer `3`, expected a string".to_owned(),
         "7:12: \"0\": a lifetime is at least 1 second (leave it out to keep keys until removed)".to_owned(),
         "11:12: \"0\": a lifetime is at least 1 second (leave it out to keep keys until removed)".to_owned(),
         "12:13: invalid type: string \"yes\", expected a boolean".to_owned(),
         "14:1: a [[key]] takes `file` or `keyring`, not both".to_owned(),
-        "18:2: unknown field `nonsense`, expected one of `agent`, `prompts`, `confirm`, `key`".to_owned(),
+        "18:2: unknown field `nonsense`, expected one of `agent`, `prompts`, `confirm`, `key`, `pkcs11`".to_owned(),
     ];
     let mut said: String = expected.iter().map(|l| format!("{p}:{l}\n")).collect();
     said.push_str(&format!("agentry: {p}: 8 errors in the configuration\n"));
