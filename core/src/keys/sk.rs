@@ -186,6 +186,13 @@ impl SecurityKey {
         self.public.encode_vec().unwrap_or_default()
     }
 
+    /// SHA-256 fingerprint of the public key, as `ssh-add -l` prints it.
+    pub fn fingerprint(&self) -> String {
+        self.public
+            .fingerprint(ssh_key::HashAlg::Sha256)
+            .to_string()
+    }
+
     /// The signature algorithm.
     pub fn algorithm(&self) -> SkAlgorithm {
         match self.public {

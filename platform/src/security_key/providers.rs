@@ -113,6 +113,13 @@ impl ExternalSigner for WebAuthnSigner {
         let key = self.key.clone();
         Box::pin(async move {
             let alg = key.algorithm();
+            // The tray shows the wait for a touch as it shows a waiting prompt.
+            let _notice = key.needs_touch().then(|| {
+                let fingerprint = key.fingerprint();
+                crate::windows::prompt::waiting::prompt_waiting(format!(
+                    "touch the security key ({fingerprint})"
+                ))
+            });
             let assertion = tokio::task::spawn_blocking(move || {
                 super::webauthn::get_assertion(&key, &request.data)
             })
