@@ -3,7 +3,8 @@
 //! and lock. It performs no I/O and contains no `unsafe` and no platform conditionals: transports
 //! hand it message bodies, and prompts and clocks come in through the [`prompt`] and [`clock`]
 //! traits; [`known_hosts`] names hosts from known_hosts text the platform reads; [`text`] escapes
-//! client-chosen text before it is shown in a prompt or a log.
+//! client-chosen text before it is shown in a prompt or a log; [`mux`] is the framing between
+//! `agentry bridge` and `agentry relay --mux`.
 
 #![forbid(unsafe_code)]
 
@@ -13,6 +14,7 @@ pub mod frame;
 pub mod keyfile;
 pub mod keys;
 pub mod known_hosts;
+pub mod mux;
 mod pattern;
 pub mod prompt;
 pub mod proto;
@@ -28,4 +30,4 @@ pub use agent::{
 };
 pub use frame::MAX_MESSAGE_LEN;
 pub use provider_allow::ProviderAllowList;
-pub use session::{ClientInfo, Session};
+pub use session::{ClientInfo, ReportedClient, Session};

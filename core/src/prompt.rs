@@ -46,8 +46,8 @@ impl ConfirmRequest {
     }
 }
 
-/// Appends `question.0 COMMENT (ALGORITHM FINGERPRINT)question.1` and the "Requested by:" line,
-/// every client-chosen piece escaped.
+/// Appends `question.0 COMMENT (ALGORITHM FINGERPRINT)question.1`, the "Requested by:" line and,
+/// for a connection a bridge relays, the client it reported; every client-chosen piece escaped.
 fn push_question(
     text: &mut String,
     question: (&str, &str),
@@ -66,6 +66,11 @@ fn push_question(
     for hint in &client.hints {
         text.push('\n');
         text.push_str(&untrusted(hint));
+    }
+    if let Some(reported) = &client.reported {
+        // Escaped field by field by its Display; escaped again as a whole, which changes nothing.
+        text.push_str("\nReported by the bridge (not verified): ");
+        text.push_str(&untrusted(&reported.to_string()));
     }
 }
 

@@ -22,6 +22,38 @@ pub struct ClientInfo {
     /// named by its mapping's thread id, …): shown in prompts, escaped, and never used for any
     /// decision (a client can claim anything there).
     pub hints: Vec<String>,
+    /// The client a bridge reported it relays for (`client-identity@agentry`): shown in prompts
+    /// as reported, never checked and never used to decide anything.
+    pub reported: Option<ReportedClient>,
+}
+
+/// Who a bridge says it relays a connection for (`agentry bridge` sends it in its mux open
+/// frame, `agentry relay` passes it on with `client-identity@agentry`). Nobody can check it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportedClient {
+    /// The client's process id on the bridge's side; 0 when unknown.
+    pub pid: u32,
+    /// The client's program name (e.g. `ssh`); may be empty.
+    pub program: String,
+    /// The WSL distribution the bridge runs in (`$WSL_DISTRO_NAME`); empty outside WSL.
+    pub distribution: String,
+}
+
+impl core::fmt::Display for ReportedClient {
+    /// `ssh (pid 4242) in WSL Debian, via agentry bridge`, client-chosen text escaped.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let program = crate::text::untrusted(&self.program);
+        match (program.is_empty(), self.pid) {
+            (false, 0) => f.write_str(&program)?,
+            (false, pid) => write!(f, "{program} (pid {pid})")?,
+            (true, 0) => f.write_str("unknown program")?,
+            (true, pid) => write!(f, "pid {pid}")?,
+        }
+        if !self.distribution.is_empty() {
+            write!(f, " in WSL {}", crate::text::untrusted(&self.distribution))?;
+        }
+        f.write_str(", via agentry bridge")
+    }
 }
 
 impl core::fmt::Display for ClientInfo {
@@ -68,6 +100,7 @@ pub struct Session {
     client: ClientInfo,
     binds: Vec<BoundSession>,
     bind_failed: bool,
+    requests_seen: bool,
 }
 
 impl Session {
@@ -77,6 +110,7 @@ impl Session {
             client,
             binds: Vec::new(),
             bind_failed: false,
+            requests_seen: false,
         }
     }
 
@@ -97,6 +131,24 @@ impl Session {
 
     pub(crate) fn mark_bind_failed(&mut self) {
         self.bind_failed = true;
+    }
+
+    /// True until the first request of the connection has been answered.
+    pub(crate) fn is_first_request(&self) -> bool {
+        !self.requests_seen
+    }
+
+    pub(crate) fn note_request(&mut self) {
+        self.requests_seen = true;
+    }
+
+    /// Records the client a bridge reported: only as the connection's first request, once.
+    pub(crate) fn report_client(&mut self, reported: ReportedClient) -> bool {
+        if !self.is_first_request() || self.client.reported.is_some() {
+            return false;
+        }
+        self.client.reported = Some(reported);
+        true
     }
 
     pub(crate) fn push_bind(&mut self, bind: BoundSession) {

@@ -39,6 +39,7 @@ fn hostile_client() -> ClientInfo {
         uid: None,
         transport: "test".into(),
         hints: Vec::new(),
+        reported: None,
     }
 }
 

@@ -107,6 +107,7 @@ fn client() -> ClientInfo {
         uid: None,
         transport: "test".to_owned(),
         hints: Vec::new(),
+        reported: None,
     }
 }
 

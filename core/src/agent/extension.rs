@@ -31,6 +31,7 @@ impl Agent {
             }
             .encode(),
             Extension::Status => self.status_reply(),
+            Extension::ClientIdentity(reported) => client_identity(session, reported),
             Extension::SessionBind(bind) => session_bind(session, &bind),
             Extension::ListExtended => ListExtendedReply {
                 keys: self
@@ -100,6 +101,18 @@ impl Agent {
                 Response::ExtensionFailure
             }
         }
+    }
+}
+
+/// `client-identity@agentry`: kept for prompts when it is the connection's first request (where
+/// `agentry relay --mux` sends it), else refused; a forwarded connection's first message is
+/// OpenSSH's session-bind, so a host the agent was forwarded to cannot name itself a WSL client.
+pub(super) fn client_identity(session: &mut Session, reported: crate::ReportedClient) -> Response {
+    if session.report_client(reported) {
+        Response::Success
+    } else {
+        tracing::info!(target: "agentry::proto", client = %session.client(), "client-identity@agentry refused: not the connection's first request");
+        Response::ExtensionFailure
     }
 }
 

@@ -111,25 +111,27 @@ impl Agent {
         // The lock is checked once per request, here. Signing is the hot path: read its fields
         // in place instead of copying them out.
         let locked = self.is_locked();
-        if !locked {
-            if let Some(sign) = SignRequestRef::parse(body) {
-                return self.sign(session, sign).await.encode();
-            }
-        }
-        let response = match Request::decode(body) {
-            Ok(request) => self.dispatch(session, request, locked).await,
-            Err(e) => {
-                tracing::debug!(target: "agentry::proto", msg_type = body.first().copied(), error = %e, "undecodable request");
-                Response::Failure
-            }
+        let sign = (!locked).then(|| SignRequestRef::parse(body)).flatten();
+        let response = match sign {
+            Some(sign) => self.sign(session, sign).await,
+            None => match Request::decode(body) {
+                Ok(request) => self.dispatch(session, request, locked).await,
+                Err(e) => {
+                    tracing::debug!(target: "agentry::proto", msg_type = body.first().copied(), error = %e, "undecodable request");
+                    Response::Failure
+                }
+            },
         };
+        session.note_request();
         response.encode()
     }
 
     /// Handles one decoded request.
     pub async fn handle(&self, session: &mut Session, request: Request) -> Response {
         let locked = self.is_locked();
-        self.dispatch(session, request, locked).await
+        let response = self.dispatch(session, request, locked).await;
+        session.note_request();
+        response
     }
 
     /// Answers `request`; `locked` is the lock state read once for it.
@@ -142,6 +144,9 @@ impl Agent {
                     extension::session_bind(session, &bind)
                 }
                 Request::Extension(crate::proto::Extension::Status) => self.status_reply(),
+                Request::Extension(crate::proto::Extension::ClientIdentity(reported)) => {
+                    extension::client_identity(session, reported)
+                }
                 other => {
                     tracing::debug!(target: "agentry::lock", request = ?other, "refused while locked");
                     Response::Failure

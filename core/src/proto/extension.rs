@@ -3,6 +3,8 @@
 //! [`Extension::Unknown`] so the agent can answer `SSH_AGENT_EXTENSION_FAILURE`.
 
 use super::constraint::Constraint;
+use crate::mux::{clip, identity_field};
+use crate::session::ReportedClient;
 use crate::wire::{Reader, WireError, Writer};
 use zeroize::Zeroizing;
 
@@ -14,6 +16,7 @@ const REENCRYPT: &str = "reencrypt@putty.projects.tartarus.org";
 const REENCRYPT_ALL: &str = "reencrypt-all@putty.projects.tartarus.org";
 const ADD_KEY_FILE: &str = "add-key-file@agentry";
 const STATUS: &str = "status@agentry";
+const CLIENT_IDENTITY: &str = "client-identity@agentry";
 
 /// Every extension name agentry decodes, in the order `query` reports them.
 pub const EXTENSION_NAMES: &[&str] = &[
@@ -25,6 +28,7 @@ pub const EXTENSION_NAMES: &[&str] = &[
     REENCRYPT_ALL,
     ADD_KEY_FILE,
     STATUS,
+    CLIENT_IDENTITY,
 ];
 
 /// The body of `session-bind@openssh.com`: the host key a connection was made to and its proof.
@@ -79,6 +83,10 @@ pub enum Extension {
         /// Constraints, as for `SSH_AGENTC_ADD_ID_CONSTRAINED`.
         constraints: Vec<Constraint>,
     },
+    /// agentry's `client-identity@agentry`: the client a bridge relays this connection for
+    /// (`agentry relay --mux` sends it first on each pipe connection). Shown in prompts as
+    /// reported; the agent decides nothing on it.
+    ClientIdentity(ReportedClient),
     /// Any other extension; answered with `SSH_AGENT_EXTENSION_FAILURE`.
     Unknown {
         /// The extension's name as sent.
@@ -110,6 +118,7 @@ impl core::fmt::Debug for Extension {
                 .finish(),
             Self::Query => f.write_str("Query"),
             Self::Status => f.write_str("Status"),
+            Self::ClientIdentity(c) => f.debug_tuple("ClientIdentity").field(c).finish(),
             Self::SessionBind(b) => f.debug_tuple("SessionBind").field(b).finish(),
             Self::ListExtended => f.write_str("ListExtended"),
             Self::Reencrypt { key_blob } => f
@@ -132,6 +141,7 @@ impl Extension {
         match self {
             Self::Query => QUERY.as_bytes(),
             Self::Status => STATUS.as_bytes(),
+            Self::ClientIdentity(_) => CLIENT_IDENTITY.as_bytes(),
             Self::SessionBind(_) => SESSION_BIND.as_bytes(),
             Self::ListExtended => LIST_EXTENDED.as_bytes(),
             Self::AddPpk { .. } => ADD_PPK.as_bytes(),
@@ -148,6 +158,11 @@ impl Extension {
         let ext = match core::str::from_utf8(name).unwrap_or("") {
             QUERY => Self::Query,
             STATUS => Self::Status,
+            CLIENT_IDENTITY => Self::ClientIdentity(ReportedClient {
+                pid: r.u32()?,
+                program: identity_field(r, "program name")?,
+                distribution: identity_field(r, "distribution name")?,
+            }),
             SESSION_BIND => Self::SessionBind(SessionBind {
                 host_key: r.string()?.to_vec(),
                 session_id: r.string()?.to_vec(),
@@ -182,6 +197,11 @@ impl Extension {
         w.string(self.name());
         match self {
             Self::Query | Self::Status | Self::ListExtended | Self::ReencryptAll => {}
+            Self::ClientIdentity(c) => {
+                w.u32(c.pid)
+                    .string(clip(&c.program).as_bytes())
+                    .string(clip(&c.distribution).as_bytes());
+            }
             Self::SessionBind(b) => {
                 w.string(&b.host_key)
                     .string(&b.session_id)

@@ -48,6 +48,7 @@ pub fn check_peer(stream: &UnixStream) -> Result<ClientInfo, PeerRefused> {
         exe: pid.and_then(executable_of),
         transport: TRANSPORT_NAME.to_owned(),
         hints: Vec::new(),
+        reported: None,
     };
     if cred.uid() == our_uid() || cred.uid() == 0 {
         Ok(client)

@@ -93,6 +93,7 @@ impl CopyDataWindow {
                     let mut session = Session::new(ClientInfo {
                         transport: TRANSPORT_NAME.to_owned(),
                         hints,
+                        reported: None,
                         ..ClientInfo::default()
                     });
                     let _ = reply.send(agent.handle_message(&mut session, &body).await);

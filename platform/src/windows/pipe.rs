@@ -146,6 +146,7 @@ impl Acceptor for PipeListener {
             uid: None,
             transport: TRANSPORT_NAME.to_owned(),
             hints: Vec::new(),
+            reported: None,
         })
     }
 }
