@@ -114,6 +114,10 @@ enum Command {
     /// Print the IdentityAgent line that points OpenSSH at this agent's pipe.
     #[cfg(windows)]
     OpensshConfig(daemon::OpensshConfigArgs),
+    /// Serve a socket whose connections go to the Windows agent through one `agentry.exe relay
+    /// --mux` (the WSL end of the bridge).
+    #[cfg(unix)]
+    Bridge(daemon::BridgeArgs),
     /// Relay the agent protocol between stdin/stdout and the agent's pipe (the Windows end of
     /// a WSL or socat bridge; a drop-in for npiperelay).
     #[cfg(windows)]
@@ -325,6 +329,8 @@ fn main() -> ExitCode {
         Command::Relay(args) => relay::relay(&args),
         Command::Install(args) => install::install(&args),
         Command::Uninstall(args) => install::uninstall(&args),
+        #[cfg(unix)]
+        Command::Bridge(args) => daemon::bridge(&args),
         Command::Completions { shell } => generate::completions(shell),
         Command::ManPage => generate::man_page(),
         Command::Helper { kind } => {

@@ -19,6 +19,7 @@ mod pattern;
 pub mod prompt;
 pub mod proto;
 pub mod provider_allow;
+mod reported;
 pub mod session;
 pub mod text;
 pub mod wire;

@@ -7,8 +7,10 @@
 //! identity field at most [`MAX_IDENTITY_FIELD`] bytes) and encodes back to the same bytes.
 
 use crate::frame::MAX_MESSAGE_LEN;
-pub use crate::session::ReportedClient;
+use crate::reported::{clip, identity_field};
+pub use crate::reported::{ReportedClient, MAX_IDENTITY_FIELD};
 use crate::wire::{Reader, WireError, Writer};
+use zeroize::Zeroizing;
 
 /// The mux version this build speaks (sent in [`MuxFrame::Hello`]).
 pub const MUX_VERSION: u32 = 1;
@@ -18,9 +20,6 @@ pub const MUX_HEADER_LEN: usize = 4;
 
 /// Bytes before a frame's payload, after the length: the type and the connection id.
 const TYPE_AND_ID_LEN: usize = 5;
-
-/// Longest program name or distribution name an open frame may carry.
-pub const MAX_IDENTITY_FIELD: usize = 256;
 
 /// The largest length a mux frame may announce: a data frame with the largest agent message.
 pub const MAX_MUX_FRAME_LEN: usize = TYPE_AND_ID_LEN + MAX_MESSAGE_LEN;
@@ -49,8 +48,8 @@ pub enum MuxFrame {
     Data {
         /// Connection id.
         id: u32,
-        /// The message body, without its length.
-        message: Vec<u8>,
+        /// The message body, without its length (it may hold key material).
+        message: Zeroizing<Vec<u8>>,
     },
     /// Connection `id` is closed (either way; closing an unknown id is not an error).
     Close {
@@ -181,7 +180,7 @@ impl MuxFrame {
                 }
                 Self::Data {
                     id,
-                    message: message.to_vec(),
+                    message: Zeroizing::new(message.to_vec()),
                 }
             }
             CLOSE => Self::Close { id },
@@ -193,8 +192,9 @@ impl MuxFrame {
 
     /// The frame with its length field. Frames agentry builds are within the limits (a data
     /// frame's message is one agent message, at most [`MAX_MESSAGE_LEN`] bytes).
-    pub fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
         let mut w = Writer::new();
+        w.u32(0); // the length, filled in below
         let (kind, id) = match self {
             Self::Hello { .. } => (HELLO, 0),
             Self::Open { id, .. } => (OPEN, *id),
@@ -216,30 +216,11 @@ impl MuxFrame {
             }
             Self::Close { .. } => {}
         }
-        let body = w.into_bytes();
-        let mut out = Vec::with_capacity(MUX_HEADER_LEN + body.len());
-        out.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_be_bytes());
-        out.extend_from_slice(&body);
+        let mut out = Zeroizing::new(w.into_bytes());
+        let len = u32::try_from(out.len() - MUX_HEADER_LEN).unwrap_or(u32::MAX);
+        out[..MUX_HEADER_LEN].copy_from_slice(&len.to_be_bytes());
         out
     }
-}
-
-/// A program or distribution name: UTF-8, at most [`MAX_IDENTITY_FIELD`] bytes.
-pub(crate) fn identity_field(r: &mut Reader<'_>, what: &'static str) -> Result<String, WireError> {
-    let text = r.utf8(what)?;
-    if text.len() > MAX_IDENTITY_FIELD {
-        return Err(WireError::TooLarge(what));
-    }
-    Ok(text.to_owned())
-}
-
-/// `text` cut to at most [`MAX_IDENTITY_FIELD`] bytes on a character boundary.
-pub(crate) fn clip(text: &str) -> &str {
-    let mut end = text.len().min(MAX_IDENTITY_FIELD);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 #[cfg(test)]
@@ -276,11 +257,11 @@ mod tests {
         });
         round_trip(MuxFrame::Data {
             id: 7,
-            message: vec![11],
+            message: Zeroizing::new(vec![11]),
         });
         round_trip(MuxFrame::Data {
             id: u32::MAX,
-            message: vec![0; MAX_MESSAGE_LEN],
+            message: Zeroizing::new(vec![0; MAX_MESSAGE_LEN]),
         });
         round_trip(MuxFrame::Close { id: 7 });
     }
@@ -295,9 +276,10 @@ mod tests {
         }
         let mut too_long = MuxFrame::Data {
             id: 1,
-            message: vec![0; MAX_MESSAGE_LEN + 1],
+            message: Zeroizing::new(vec![0; MAX_MESSAGE_LEN + 1]),
         }
-        .encode();
+        .encode()
+        .to_vec();
         too_long.truncate(8);
         assert!(matches!(
             decode_mux_frame(&too_long),

@@ -3,6 +3,7 @@
 //! it to every request of that connection.
 
 use crate::proto::SessionBind;
+pub use crate::reported::ReportedClient;
 
 /// Most `session-bind@openssh.com` records per connection (OpenSSH's `AGENT_MAX_SESSION_IDS`).
 pub const MAX_SESSION_BINDS: usize = 16;
@@ -25,35 +26,6 @@ pub struct ClientInfo {
     /// The client a bridge reported it relays for (`client-identity@agentry`): shown in prompts
     /// as reported, never checked and never used to decide anything.
     pub reported: Option<ReportedClient>,
-}
-
-/// Who a bridge says it relays a connection for (`agentry bridge` sends it in its mux open
-/// frame, `agentry relay` passes it on with `client-identity@agentry`). Nobody can check it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReportedClient {
-    /// The client's process id on the bridge's side; 0 when unknown.
-    pub pid: u32,
-    /// The client's program name (e.g. `ssh`); may be empty.
-    pub program: String,
-    /// The WSL distribution the bridge runs in (`$WSL_DISTRO_NAME`); empty outside WSL.
-    pub distribution: String,
-}
-
-impl core::fmt::Display for ReportedClient {
-    /// `ssh (pid 4242) in WSL Debian, via agentry bridge`, client-chosen text escaped.
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let program = crate::text::untrusted(&self.program);
-        match (program.is_empty(), self.pid) {
-            (false, 0) => f.write_str(&program)?,
-            (false, pid) => write!(f, "{program} (pid {pid})")?,
-            (true, 0) => f.write_str("unknown program")?,
-            (true, pid) => write!(f, "pid {pid}")?,
-        }
-        if !self.distribution.is_empty() {
-            write!(f, " in WSL {}", crate::text::untrusted(&self.distribution))?;
-        }
-        f.write_str(", via agentry bridge")
-    }
 }
 
 impl core::fmt::Display for ClientInfo {

@@ -4,9 +4,10 @@
 //! connection is a pure loop `read frame → Agent::handle_message → write frame`, so replies leave
 //! in request order. Frames are validated with the core's framing rules before any body byte is
 //! read, and bodies (which can hold private keys) live in zeroized buffers. A transport only
-//! supplies an [`Acceptor`]: how to take the next client and who it is. While it serves, the
-//! loop also runs the agent's key-expiry timer ([`Agent::expire_keys_forever`]), so lifetimes end
-//! on time on every transport.
+//! supplies an [`Acceptor`]: how to take the next client and who it is. What answers the frames
+//! is a [`Service`]: the agent itself, or (`agentry bridge`) a relay to the Windows agent. While
+//! it serves, the loop also runs the service's background work ([`Service::run_alongside`]: the
+//! agent's key-expiry timer, so lifetimes end on time on every transport; the bridge's relay).
 //!
 //! Connections are capped ([`ServeOptions::max_connections`]) but idle ones never lock others
 //! out: at the cap, the longest-idle connection is closed to make room for a new client
@@ -26,6 +27,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use zeroize::Zeroizing;
 
 /// Default cap on concurrent connections; beyond it the longest-idle connection is closed for
 /// each new client.
@@ -80,18 +82,57 @@ pub trait Acceptor: Send {
     fn identify(stream: &Self::Stream) -> Result<ClientInfo, String>;
 }
 
-/// Serves `agent` to clients from `acceptor` until `shutdown` resolves, then drains. Key
-/// lifetimes end on time meanwhile: the agent's expiry timer runs as long as this does.
-pub async fn serve_acceptor<A: Acceptor>(
+/// What answers a served connection's frames.
+pub trait Service: Clone + Send + Sync + 'static {
+    /// What the service keeps per connection.
+    type Connection: Send + 'static;
+    /// A new connection from `client`.
+    fn open(&self, client: ClientInfo) -> Self::Connection;
+    /// Who is connected (for log lines).
+    fn client(connection: &Self::Connection) -> &ClientInfo;
+    /// The reply to one message body, or `None` to close the connection.
+    fn handle<'a>(
+        &'a self,
+        connection: &'a mut Self::Connection,
+        body: &'a [u8],
+    ) -> impl Future<Output = Option<Zeroizing<Vec<u8>>>> + Send + 'a;
+    /// Work that runs as long as the serve loop does.
+    fn run_alongside(&self) -> impl Future<Output = ()> + Send + 'static;
+}
+
+/// The agent answers in process: one [`Session`] per connection; its key-expiry timer runs
+/// alongside.
+impl Service for Agent {
+    type Connection = Session;
+
+    fn open(&self, client: ClientInfo) -> Session {
+        Session::new(client)
+    }
+
+    fn client(session: &Session) -> &ClientInfo {
+        session.client()
+    }
+
+    async fn handle(&self, session: &mut Session, body: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        Some(Zeroizing::new(self.handle_message(session, body).await))
+    }
+
+    fn run_alongside(&self) -> impl Future<Output = ()> + Send + 'static {
+        let agent = self.clone();
+        async move { agent.expire_keys_forever().await }
+    }
+}
+
+/// Serves `service` to clients from `acceptor` until `shutdown` resolves, then drains. The
+/// service's background work ([`Service::run_alongside`]; the agent's key-expiry timer) runs as
+/// long as this does.
+pub async fn serve_acceptor<A: Acceptor, S: Service>(
     mut acceptor: A,
-    agent: Agent,
+    service: S,
     shutdown: impl Future,
     options: ServeOptions,
 ) {
-    let _expiry = AbortOnDrop(tokio::spawn({
-        let agent = agent.clone();
-        async move { agent.expire_keys_forever().await }
-    }));
+    let _alongside = AbortOnDrop(tokio::spawn(service.run_alongside()));
     let slots = Slots::new(options.max_connections);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -122,11 +163,11 @@ pub async fn serve_acceptor<A: Acceptor>(
             _ = &mut shutdown => break,
             slot = slots.take() => slot,
         };
-        let agent = agent.clone();
+        let service = service.clone();
         let stop = stop_rx.clone();
         let frame_timeout = options.frame_timeout;
         connections.spawn(async move {
-            serve_connection(stream, client, agent, stop, frame_timeout, slot).await;
+            serve_connection(stream, client, service, stop, frame_timeout, slot).await;
         });
     }
     drop(acceptor);
@@ -153,16 +194,16 @@ impl Drop for AbortOnDrop {
 
 /// Serves one connection until the client closes it, sends an unacceptable frame or is too
 /// slow, it is closed to make room, or shutdown.
-async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
+async fn serve_connection<T: AsyncRead + AsyncWrite + Unpin, S: Service>(
+    mut stream: T,
     client: ClientInfo,
-    agent: Agent,
+    service: S,
     mut stop: watch::Receiver<bool>,
     frame_timeout: Duration,
     slot: SlotGuard,
 ) {
     tracing::debug!(target: "agentry::serve", %client, "connection opened");
-    let mut session = Session::new(client);
+    let mut session = service.open(client);
     loop {
         // Idle: wait for the first byte of the next frame.
         let mut header = [0u8; HEADER_LEN];
@@ -170,7 +211,7 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
             biased;
             _ = stop.wait_for(|stopping| *stopping) => break,
             _ = slot.asked_to_close() => {
-                tracing::debug!(target: "agentry::serve", client = %session.client(), "closing this idle connection to make room");
+                tracing::debug!(target: "agentry::serve", client = %S::client(&session), "closing this idle connection to make room");
                 break;
             }
             read = stream.read(&mut header) => match read {
@@ -190,16 +231,18 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Ok(body)) => body,
             Ok(Err(e)) => {
                 if e.kind() == io::ErrorKind::InvalidData {
-                    tracing::info!(target: "agentry::serve", client = %session.client(), "{e}: closing this connection");
+                    tracing::info!(target: "agentry::serve", client = %S::client(&session), "{e}: closing this connection");
                 }
                 break;
             }
             Err(_) => {
-                tracing::info!(target: "agentry::serve", client = %session.client(), "message not received in time: closing this connection");
+                tracing::info!(target: "agentry::serve", client = %S::client(&session), "message not received in time: closing this connection");
                 break;
             }
         };
-        let reply = agent.handle_message(&mut session, &body).await;
+        let Some(reply) = service.handle(&mut session, &body).await else {
+            break;
+        };
         drop(body);
         let sent =
             tokio::time::timeout(frame_timeout, write_frame_async(&mut stream, &reply)).await;
@@ -207,12 +250,12 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Ok(())) => slot.end_request(),
             Ok(Err(_)) => break,
             Err(_) => {
-                tracing::info!(target: "agentry::serve", client = %session.client(), "reply not taken in time: closing this connection");
+                tracing::info!(target: "agentry::serve", client = %S::client(&session), "reply not taken in time: closing this connection");
                 break;
             }
         }
     }
-    tracing::debug!(target: "agentry::serve", client = %session.client(), "connection closed");
+    tracing::debug!(target: "agentry::serve", client = %S::client(&session), "connection closed");
 }
 
 #[cfg(test)]

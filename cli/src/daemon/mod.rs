@@ -5,10 +5,14 @@
 //! prompter, then passphrases remembered in the OS keyring, then names from known_hosts) and
 //! runs the OS's `serve(args, config, agent)` on a multi-threaded runtime. Each OS only binds,
 //! announces and serves until its shutdown (a signal, Ctrl-C, its socket gone, its command done).
+//! `agentry bridge` (Unix, `bridge.rs`) serves the same way with a relay to the Windows agent in
+//! place of the agent.
 
 #[cfg(windows)]
 mod desktop;
 mod log_file;
+#[cfg(unix)]
+mod bridge;
 #[cfg(unix)]
 mod unix;
 #[cfg(windows)]
@@ -20,6 +24,8 @@ use unix as os;
 use windows as os;
 
 pub(crate) use log_file::log_path;
+#[cfg(unix)]
+pub(crate) use bridge::{bridge, BridgeArgs};
 pub(crate) use os::{stop, StopArgs};
 #[cfg(windows)]
 pub(crate) use windows::{openssh_config, OpensshConfigArgs};

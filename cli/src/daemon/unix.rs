@@ -111,16 +111,26 @@ pub(super) async fn serve(args: &super::StartArgs, config: &Config, agent: Agent
 
 /// Tells whoever started us where the agent is.
 fn announce(args: &super::StartArgs, path: &std::path::Path) -> Outcome {
-    if args.notify_ready {
+    announce_lines(
+        args.notify_ready,
+        Syntax::choose(args.os.csh, args.os.sh),
+        path,
+    )
+}
+
+/// With `notify_ready`, prints `path` for the parent and detaches; else prints the shell lines.
+pub(super) fn announce_lines(
+    notify_ready: bool,
+    syntax: Syntax,
+    path: &std::path::Path,
+) -> Outcome {
+    if notify_ready {
         println!("{}", path.display());
         let _ = std::io::stdout().flush();
         process::redirect_stdio_to_null()
             .map_err(|e| Failure::new(format!("cannot detach from the terminal: {e}")))?;
     } else {
-        print!(
-            "{}",
-            Syntax::choose(args.os.csh, args.os.sh).started(path, std::process::id())
-        );
+        print!("{}", syntax.started(path, std::process::id()));
         let _ = std::io::stdout().flush();
     }
     Ok(())
@@ -128,7 +138,7 @@ fn announce(args: &super::StartArgs, path: &std::path::Path) -> Outcome {
 
 /// Resolves when the agent must stop: on a shutdown signal, or once its socket has been removed
 /// or replaced (gpg-agent does the same), so an agent nobody can reach does not run on. Logs why.
-async fn stop_reason(
+pub(super) async fn stop_reason(
     signal: impl std::future::Future<Output = &'static str>,
     socket_gone: impl std::future::Future<Output = String>,
 ) {

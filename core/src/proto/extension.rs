@@ -3,8 +3,7 @@
 //! [`Extension::Unknown`] so the agent can answer `SSH_AGENT_EXTENSION_FAILURE`.
 
 use super::constraint::Constraint;
-use crate::mux::{clip, identity_field};
-use crate::session::ReportedClient;
+use crate::reported::{clip, identity_field, ReportedClient};
 use crate::wire::{Reader, WireError, Writer};
 use zeroize::Zeroizing;
 
@@ -27,8 +26,8 @@ pub const EXTENSION_NAMES: &[&str] = &[
     REENCRYPT,
     REENCRYPT_ALL,
     ADD_KEY_FILE,
-    STATUS,
     CLIENT_IDENTITY,
+    STATUS,
 ];
 
 /// The body of `session-bind@openssh.com`: the host key a connection was made to and its proof.

@@ -2,10 +2,11 @@
 //! securing and cleaning up the socket path ([`socket`]), noticing when it is gone
 //! ([`socket_watch`]), checking who connects ([`peer`]), systemd socket activation
 //! ([`activation`]), process hardening and daemon helpers ([`process`]), and the signals that
-//! stop the agent ([`signals`]).
+//! stop the agent ([`signals`]); `agentry bridge`'s relay to the Windows agent ([`bridge`]).
 
 pub mod activation;
 pub mod askpass;
+pub mod bridge;
 pub mod peer;
 pub mod process;
 pub mod serve;

@@ -1,12 +1,12 @@
-//! Serving the agent on a Unix socket: the shared connection loop ([`crate::serve`]) with a
+//! Serving the agent (or the bridge) on a Unix socket: the shared connection loop ([`crate::serve`]) with a
 //! [`UnixListener`] as its acceptor, and every client checked with the kernel's peer credentials
 //! ([`check_peer`]) before its first byte is read. The connection cap stays below the process's
 //! open-file limit, so a flood of clients stops the accepting, never the agent.
 
 use super::peer::check_peer;
 use super::process::raise_open_file_limit;
-use crate::serve::{connection_cap, serve_acceptor, Acceptor, DESCRIPTORS_KEPT_FREE};
-use agentry_core::{Agent, ClientInfo};
+use crate::serve::{connection_cap, serve_acceptor, Acceptor, Service, DESCRIPTORS_KEPT_FREE};
+use agentry_core::ClientInfo;
 use std::future::Future;
 use tokio::net::{UnixListener, UnixStream};
 
@@ -27,10 +27,10 @@ impl Acceptor for UnixAcceptor {
     }
 }
 
-/// Serves `agent` on `listener` until `shutdown` resolves, with default [`ServeOptions`] except
-/// for the connection cap, which stays below this process's open-file limit (raised first as
-/// far as the hard limit allows).
-pub async fn serve(listener: UnixListener, agent: Agent, shutdown: impl Future) {
+/// Serves `agent` (the agent, or the bridge's relay) on `listener` until `shutdown` resolves,
+/// with default [`ServeOptions`] except for the connection cap, which stays below this
+/// process's open-file limit (raised first as far as the hard limit allows).
+pub async fn serve(listener: UnixListener, agent: impl Service, shutdown: impl Future) {
     let options = ServeOptions {
         max_connections: connection_cap_for_this_process(),
         ..ServeOptions::default()
@@ -58,7 +58,7 @@ fn connection_cap_for_this_process() -> usize {
 /// Serves `agent` on `listener` until `shutdown` resolves, then drains in-flight replies.
 pub async fn serve_with(
     listener: UnixListener,
-    agent: Agent,
+    agent: impl Service,
     shutdown: impl Future,
     options: ServeOptions,
 ) {

@@ -4,7 +4,8 @@
 //! made 0600, a stale socket (nobody answers) is replaced, and a live one is an error. An
 //! [`AgentSocket`] removes its socket, and the directory if it created it, when dropped — but
 //! never a file or directory that has since taken their place. [`AgentSocket::watch`] tells when
-//! the socket has gone from its path ([`super::socket_watch`]).
+//! the socket has gone from its path ([`super::socket_watch`]). `agentry bridge` listens the same
+//! way, by default at [`default_bridge_socket_path`].
 
 use super::peer::our_uid;
 use super::socket_watch::SocketWatch;
@@ -71,6 +72,18 @@ pub fn default_socket_path() -> Option<PathBuf> {
     runtime
         .is_absolute()
         .then(|| runtime.join("agentry").join("agent.sock"))
+}
+
+/// Where `agentry bridge` listens unless told: `$XDG_RUNTIME_DIR/agentry/bridge.sock`, else
+/// `/tmp/agentry-bridge-UID/bridge.sock`. Always the same place, so a second `agentry bridge`
+/// finds the first (the directory is checked as any agent directory: ours, mode 0700).
+pub fn default_bridge_socket_path() -> PathBuf {
+    match default_socket_path() {
+        Some(agent) => agent.with_file_name("bridge.sock"),
+        None => std::env::temp_dir()
+            .join(format!("agentry-bridge-{}", our_uid()))
+            .join("bridge.sock"),
+    }
 }
 
 /// A bound, listening agent socket that cleans up after itself.

@@ -4,7 +4,10 @@
 //! Windows OpenSSH's) and its reply written to stdout, one request at a time, as the protocol
 //! is request and reply. It is a drop-in for npiperelay in raw mode: `socat
 //! UNIX-LISTEN:$SOCK,fork EXEC:"agentry.exe relay"`. It ends when stdin ends (exit 0), when the
-//! pipe closes, or on a frame agentry's framing refuses (exit 1, with the reason).
+//! pipe closes, or on a frame agentry's framing refuses (exit 1, with the reason). With
+//! `--mux` it speaks the mux framing to `agentry bridge` instead ([`mux`]).
+
+mod mux;
 
 use crate::{Failure, Outcome};
 use agentry_platform::frame_io::{read_frame, write_frame};
@@ -21,6 +24,10 @@ pub(crate) struct RelayArgs {
     /// Relay to Windows OpenSSH's pipe, \\.\pipe\openssh-ssh-agent.
     #[arg(long)]
     openssh: bool,
+    /// Many connections over stdin/stdout, in the mux framing `agentry bridge` speaks (each
+    /// its own pipe connection).
+    #[arg(long)]
+    mux: bool,
 }
 
 /// Relays frames between stdin/stdout and the pipe until stdin ends.
@@ -31,6 +38,9 @@ pub(crate) fn relay(args: &RelayArgs) -> Outcome {
         (None, false) => pageant_pipe_name()
             .map_err(|e| Failure::Fatal(format!("cannot compute Pageant's pipe name: {e}")))?,
     };
+    if args.mux {
+        return mux::relay_mux(&name);
+    }
     let mut pipe = connect_pipe(&name)
         .map_err(|e| Failure::Fatal(format!("cannot connect to {name}: {e}")))?;
     let mut input = std::io::stdin().lock();
