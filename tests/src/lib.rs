@@ -3,7 +3,9 @@
 //! ([`server::TestAgent`]) or on a Windows pipe and window (`windows::WinTestAgent`), fixture
 //! access ([`fixtures`]), helpers for driving real tools ([`tools`]), loopback sshd servers alone
 //! ([`sshd`]) or chained for agent forwarding ([`chain`]), a private Secret Service for
-//! keyring tests (`secret_service`), and OpenSSH's software FIDO authenticator (`sk_dummy`). The tests themselves live in `tests/`.
+//! keyring tests (`secret_service`), OpenSSH's software FIDO authenticator (`sk_dummy`), and
+//! the Windows agentry.exe under Wine for Linux-side tests of the WSL bridge ([`wine`]). The
+//! tests themselves live in `tests/`.
 
 #[cfg(unix)]
 pub mod chain;
@@ -22,3 +24,5 @@ pub mod sshd;
 pub mod tools;
 #[cfg(windows)]
 pub mod windows;
+#[cfg(unix)]
+pub mod wine;

@@ -109,6 +109,10 @@ impl Agent {
 /// OpenSSH's session-bind, so a host the agent was forwarded to cannot name itself a WSL client.
 pub(super) fn client_identity(session: &mut Session, reported: crate::ReportedClient) -> Response {
     if session.report_client(reported) {
+        if let Some(reported) = &session.client().reported {
+            // Escaped by its Display.
+            tracing::debug!(target: "agentry::proto", client = %session.client(), %reported, "client reported by the bridge");
+        }
         Response::Success
     } else {
         tracing::info!(target: "agentry::proto", client = %session.client(), "client-identity@agentry refused: not the connection's first request");
