@@ -8,11 +8,11 @@
 //! `agentry bridge` (Unix, `bridge.rs`) serves the same way with a relay to the Windows agent in
 //! place of the agent.
 
+#[cfg(unix)]
+mod bridge;
 #[cfg(windows)]
 mod desktop;
 mod log_file;
-#[cfg(unix)]
-mod bridge;
 #[cfg(unix)]
 mod unix;
 #[cfg(windows)]
@@ -23,9 +23,9 @@ use unix as os;
 #[cfg(windows)]
 use windows as os;
 
-pub(crate) use log_file::log_path;
 #[cfg(unix)]
 pub(crate) use bridge::{bridge, BridgeArgs};
+pub(crate) use log_file::log_path;
 pub(crate) use os::{stop, StopArgs};
 #[cfg(windows)]
 pub(crate) use windows::{openssh_config, OpensshConfigArgs};
