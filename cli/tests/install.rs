@@ -3,7 +3,8 @@
 //! of the user's own left alone, uninstall removing exactly ours), and the message when no
 //! systemd user manager answers (forced by pointing systemctl at a bus that does not exist),
 //! with nothing written. Enabling through a real user manager is not exercised: CI containers
-//! run none. Windows (under Wine): the `Run` value, read back with `reg query` (Wine's reg.exe).
+//! run none. `--bridge`: the units of `agentry bridge` naming the Windows agentry.exe.
+//! Windows (under Wine): the `Run` value, read back with `reg query` (Wine's reg.exe).
 
 use agentry_tests::tools::{command_without_agent, without_user_config};
 use std::process::{Command, Output};
@@ -82,6 +83,54 @@ mod systemd {
             "{}",
             text(&twice.stderr)
         );
+    }
+
+    #[test]
+    fn bridge_units_name_the_windows_agentry_and_uninstall_removes_them() {
+        let config = tempfile::tempdir().unwrap();
+        let units = config.path().join("systemd/user");
+        let windows = config.path().join("agentry.exe");
+        // Without agentry.exe: the bridge's own error, nothing written.
+        let missing = run(agentry()
+            .env("XDG_CONFIG_HOME", config.path())
+            .env("PATH", config.path())
+            .env_remove("AGENTRY_WINDOWS_EXE")
+            .args(["install", "--bridge", "--no-enable"]));
+        assert_eq!(missing.status.code(), Some(1), "{}", text(&missing.stderr));
+        assert!(text(&missing.stderr).contains("no agentry.exe found"));
+        assert!(!units.exists());
+        std::fs::write(&windows, b"MZ").unwrap();
+        let installed = run(agentry()
+            .env("XDG_CONFIG_HOME", config.path())
+            .env("AGENTRY_WINDOWS_EXE", &windows)
+            .env("WSL_DISTRO_NAME", "Debian")
+            .args(["install", "--bridge", "--no-enable"]));
+        assert!(installed.status.success(), "{}", text(&installed.stderr));
+        let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_agentry")).unwrap();
+        let service = std::fs::read_to_string(units.join("agentry-bridge.service")).unwrap();
+        assert!(service.starts_with(MARKER), "{service}");
+        assert!(
+            service.contains(&format!(
+                "\nExecStart=\"{}\" bridge --foreground -- \"{}\" \"relay\" \"--mux\"\n",
+                exe.display(),
+                windows.display()
+            )),
+            "{service}"
+        );
+        assert!(service.contains("\nEnvironment=\"WSL_DISTRO_NAME=Debian\"\n"));
+        let socket = std::fs::read_to_string(units.join("agentry-bridge.socket")).unwrap();
+        assert!(
+            socket.contains("ListenStream=%t/agentry/bridge.sock"),
+            "{socket}"
+        );
+        assert!(
+            !units.join("agentry.service").exists(),
+            "the agent's units too"
+        );
+        let removed = in_config(config.path(), &["uninstall"]);
+        assert!(removed.status.success(), "{}", text(&removed.stderr));
+        assert!(!units.join("agentry-bridge.service").exists());
+        assert!(!units.join("agentry-bridge.socket").exists());
     }
 
     #[test]

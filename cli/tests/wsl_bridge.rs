@@ -613,3 +613,59 @@ fn bridge_s_reuses_a_bridge_already_answering_and_stop_ends_it() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn the_bridge_serves_the_socket_systemd_passes_it() {
+    // As `agentry install --bridge`'s units run it: systemd binds, the bridge only serves.
+    let Some(wine) = Wine::find() else { return };
+    let agent = WindowsAgent::start(&wine, &[], "");
+    let dir = private_tempdir();
+    let socket = dir.path().join("activated.sock");
+    let log = dir.path().join("bridge.log");
+    // systemd-socket-activate passes on only the variables named with -E.
+    let mut passed = Vec::new();
+    for (name, value) in wine.env() {
+        passed.push("-E".to_owned());
+        passed.push(format!("{name}={}", value.to_string_lossy()));
+    }
+    let child = Command::new(require_tool("systemd-socket-activate", "systemd"))
+        .arg("-l")
+        .arg(&socket)
+        .args(passed)
+        .arg(env!("CARGO_BIN_EXE_agentry"))
+        .args(["bridge", "--foreground", "--"])
+        .args(wine.relay_argv(&["--mux", "--pipe", agent.pipe()]))
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let bridge = Running {
+        child,
+        socket: socket.clone(),
+        log,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "not listening: {}", bridge.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for _ in 0..2 {
+        let listed = run(agent_command(&tool("ssh-add"), &socket).arg("-l"));
+        assert_eq!(
+            listed.status.code(),
+            Some(1),
+            "{}\n{}",
+            describe(&listed),
+            bridge.log()
+        );
+        assert!(
+            String::from_utf8_lossy(&listed.stdout).contains("no identities"),
+            "{}\n{}",
+            describe(&listed),
+            bridge.log()
+        );
+    }
+}

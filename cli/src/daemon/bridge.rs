@@ -54,7 +54,20 @@ pub(crate) fn bridge(args: &BridgeArgs) -> Outcome {
         .clone()
         .unwrap_or_else(default_bridge_socket_path);
     let syntax = Syntax::choose(args.csh, args.sh);
-    if let Some(pid) = answering_bridge(&path)? {
+    // Started by systemd (`agentry install --bridge`): the socket is ours to serve.
+    let activated = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+        == Some(std::process::id());
+    if activated && !args.foreground {
+        return Err(Failure::new("started by systemd: run with --foreground"));
+    }
+    let answering = if activated {
+        None
+    } else {
+        answering_bridge(&path)?
+    };
+    if let Some(pid) = answering {
         if args.foreground {
             return Err(Failure::new(format!(
                 "a bridge already answers on {} (pid {pid})",
@@ -112,7 +125,7 @@ fn answering_bridge(path: &Path) -> Result<Option<u32>, Failure> {
 
 /// The relay command: `given`, else `agentry.exe relay --mux` found through
 /// `$AGENTRY_WINDOWS_EXE`, then `PATH`.
-fn relay_command(given: &[OsString]) -> Result<Vec<OsString>, Failure> {
+pub(crate) fn relay_command(given: &[OsString]) -> Result<Vec<OsString>, Failure> {
     if !given.is_empty() {
         return Ok(given.to_vec());
     }

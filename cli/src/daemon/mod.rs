@@ -24,7 +24,7 @@ use unix as os;
 use windows as os;
 
 #[cfg(unix)]
-pub(crate) use bridge::{bridge, BridgeArgs};
+pub(crate) use bridge::{bridge, relay_command, BridgeArgs};
 pub(crate) use log_file::log_path;
 pub(crate) use os::{stop, StopArgs};
 #[cfg(windows)]

@@ -1,10 +1,13 @@
 //! `agentry install` and `agentry uninstall`: make the agent start at logon for the current user,
 //! with no administrator rights, and undo exactly that. On Linux, systemd user units
-//! (`systemd.rs`), enabled through `systemctl --user`; on Windows, a value in the user's `Run`
+//! (`systemd.rs`; with `--bridge`, those of `agentry bridge` for WSL, `bridge_units.rs`), enabled
+//! through `systemctl --user`; on Windows, a value in the user's `Run`
 //! registry key (`windows.rs`). The invariant: `uninstall` removes only what `install` wrote
 //! (files carry a marker line; the registry value has agentry's name), and running either twice
 //! changes nothing the second time.
 
+#[cfg(unix)]
+mod bridge_units;
 #[cfg(unix)]
 mod systemd;
 #[cfg(windows)]

@@ -5,6 +5,7 @@
 //! `--no-enable` asks for the files alone. Every file written starts with [`MARKER`];
 //! `uninstall` disables the units and removes only files that carry it.
 
+use super::bridge_units::{bridge_units, BRIDGE_SOCKET_FOR_PROFILE, BRIDGE_SOCKET_UNIT};
 use crate::{Failure, Outcome};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,10 @@ pub(crate) struct OsInstallArgs {
     /// `systemctl --user enable --now agentry.socket`).
     #[arg(long)]
     no_enable: bool,
+    /// Install `agentry bridge` (WSL: connections go to the Windows agentry.exe) instead of the
+    /// agent; agentry.exe is found as `agentry bridge` finds it ($AGENTRY_WINDOWS_EXE, PATH).
+    #[arg(long)]
+    bridge: bool,
 }
 
 /// One unit file: its name and its contents.
@@ -54,6 +59,16 @@ pub(super) fn units(exe: &Path) -> Vec<Unit> {
             contents: with_marker(&(service + "\n")),
         },
     ]
+}
+
+fn with_markers(units: Vec<(&'static str, String)>) -> Vec<Unit> {
+    units
+        .into_iter()
+        .map(|(name, contents)| Unit {
+            name,
+            contents: with_marker(&contents),
+        })
+        .collect()
 }
 
 fn with_marker(unit: &str) -> String {
@@ -125,7 +140,18 @@ pub(super) fn install(args: &OsInstallArgs, exe: &Path) -> Outcome {
         })?;
     }
     let dir = unit_dir()?;
-    let units = units(exe);
+    let (units, socket_unit, socket_path) = if args.bridge {
+        let relay = crate::daemon::relay_command(&[])?;
+        let distribution = std::env::var("WSL_DISTRO_NAME").unwrap_or_default();
+        let units = with_markers(bridge_units(exe, &relay, &distribution, systemd_quoted));
+        (units, BRIDGE_SOCKET_UNIT, BRIDGE_SOCKET_FOR_PROFILE)
+    } else {
+        (
+            units(exe),
+            SOCKET_UNIT,
+            "$XDG_RUNTIME_DIR/agentry/agent.sock",
+        )
+    };
     // Refuse before writing anything when a file of the same name is not ours.
     for unit in &units {
         let path = dir.join(unit.name);
@@ -151,24 +177,26 @@ pub(super) fn install(args: &OsInstallArgs, exe: &Path) -> Outcome {
         eprintln!("wrote {}", path.display());
     }
     if args.no_enable {
-        eprintln!("not enabled (--no-enable): systemctl --user enable --now {SOCKET_UNIT}");
+        eprintln!("not enabled (--no-enable): systemctl --user enable --now {socket_unit}");
         return Ok(());
     }
     systemctl(&["daemon-reload"]).map_err(Failure::new)?;
-    systemctl(&["enable", "--now", SOCKET_UNIT]).map_err(Failure::new)?;
+    systemctl(&["enable", "--now", socket_unit]).map_err(Failure::new)?;
     eprintln!(
-        "enabled {SOCKET_UNIT}: systemd listens now and at every logon, and starts {} on the \
+        "enabled {socket_unit}: systemd listens now and at every logon, and starts {} on the \
          first connection. Point clients at it (in your shell profile):",
         exe.display()
     );
-    println!("export SSH_AUTH_SOCK=\"$XDG_RUNTIME_DIR/agentry/agent.sock\"");
+    println!("export SSH_AUTH_SOCK=\"{socket_path}\"");
     Ok(())
 }
 
 pub(super) fn uninstall() -> Outcome {
     let dir = unit_dir()?;
+    let bridge = with_markers(bridge_units(Path::new("agentry"), &[], "", systemd_quoted));
     let ours: Vec<Unit> = units(Path::new("agentry"))
         .into_iter()
+        .chain(bridge)
         .filter(|unit| {
             std::fs::read_to_string(dir.join(unit.name)).is_ok_and(|text| text.starts_with(MARKER))
         })
