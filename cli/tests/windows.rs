@@ -446,3 +446,83 @@ fn relay_stops_at_a_frame_the_agent_would_refuse() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("standard input"), "{stderr}");
 }
+
+/// `agentry relay --mux` as `agentry bridge` drives it: the agent's confirmation box names the
+/// Linux client the bridge reported, on its own line, and "Yes" signs.
+#[test]
+fn a_prompt_for_a_bridged_connection_names_the_reported_linux_program() {
+    use agentry_core::mux::{MuxFrame, ReportedClient, MUX_VERSION};
+    use agentry_core::proto::{Request, SignRequest};
+    use agentry_platform::frame_io::read_mux_frame;
+    use agentry_platform::windows::prompt::{confirm_caption, dialog_text, press_yes};
+    use std::io::Write;
+    let pipe = unique_pipe();
+    let agent = Foreground::start_with(&pipe, &["--confirm-all", "--confirm-timeout", "60"]);
+    let (_keys, key) = private_key("ed25519");
+    let added = client(&pipe, &["add", key.to_str().unwrap()]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let mut relay = agentry()
+        .args(["relay", "--mux", "--pipe", &pipe])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = relay.stdin.take().unwrap();
+    let mut output = relay.stdout.take().unwrap();
+    let mut send = |frame: MuxFrame| input.write_all(&frame.encode()).unwrap();
+    send(MuxFrame::Hello {
+        version: MUX_VERSION,
+    });
+    send(MuxFrame::Open {
+        id: 7,
+        client: ReportedClient {
+            pid: 4242,
+            program: "ssh".into(),
+            distribution: "Debian".into(),
+        },
+    });
+    send(MuxFrame::Data {
+        id: 7,
+        message: Request::RequestIdentities.encode().to_vec().into(),
+    });
+    let mut reply = || match read_mux_frame(&mut output).unwrap() {
+        Some(MuxFrame::Data { id: 7, message }) => message,
+        Some(MuxFrame::Hello { .. }) => match read_mux_frame(&mut output).unwrap() {
+            Some(MuxFrame::Data { id: 7, message }) => message,
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    let listed = reply();
+    let key_blob = match agentry_core::proto::Response::decode(&listed).unwrap() {
+        agentry_core::proto::Response::Identities(ids) => ids[0].key_blob.clone(),
+        other => panic!("{other:?}"),
+    };
+    send(MuxFrame::Data {
+        id: 7,
+        message: Request::Sign(SignRequest {
+            key_blob,
+            data: b"bridged".to_vec(),
+            flags: 0,
+        })
+        .encode()
+        .to_vec()
+        .into(),
+    });
+    let caption = confirm_caption(agent.0.id(), 1);
+    wait_for_box(&caption, true);
+    let shown = dialog_text(&caption).expect("the box is open");
+    eprintln!("the confirmation box says:\n{shown}");
+    assert!(
+        shown.contains(
+            "\nReported by the bridge (not verified): ssh (pid 4242) in WSL Debian, via agentry bridge"
+        ),
+        "{shown}"
+    );
+    answer(&caption, press_yes);
+    assert_eq!(reply()[0], 14, "signed");
+    drop(input);
+    let out = relay.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

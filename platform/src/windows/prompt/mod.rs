@@ -182,6 +182,43 @@ fn find_dialog(caption: &str) -> Option<windows_sys::Win32::Foundation::HWND> {
     (!dialog.is_null()).then_some(dialog)
 }
 
+/// The text of every control of the dialog titled `caption`, one control a line, if it is open
+/// (tests read what a prompt says with it, whatever the dialog's layout).
+pub fn dialog_text(caption: &str) -> Option<String> {
+    use windows_sys::core::BOOL;
+    use windows_sys::Win32::Foundation::{HWND, LPARAM};
+    use windows_sys::Win32::UI::WindowsAndMessaging::{
+        EnumChildWindows, GetWindowTextLengthW, GetWindowTextW,
+    };
+    unsafe extern "system" fn collect(child: HWND, texts: LPARAM) -> BOOL {
+        // SAFETY: `texts` is the address of the `Vec<String>` below, alive for the whole
+        // EnumChildWindows call, which calls this on its own thread only.
+        let texts = unsafe { &mut *(texts as *mut Vec<String>) };
+        // SAFETY: `child` is a window handle EnumChildWindows gave us; a window closed since
+        // makes these calls return 0.
+        let len = unsafe { GetWindowTextLengthW(child) };
+        let mut buffer = vec![0u16; usize::try_from(len).unwrap_or(0) + 1];
+        let capacity = i32::try_from(buffer.len()).unwrap_or(i32::MAX);
+        // SAFETY: `buffer` holds `capacity` u16s, as GetWindowTextW is told.
+        let got = unsafe { GetWindowTextW(child, buffer.as_mut_ptr(), capacity) };
+        buffer.truncate(usize::try_from(got).unwrap_or(0));
+        texts.push(String::from_utf16_lossy(&buffer));
+        1
+    }
+    let dialog = find_dialog(caption)?;
+    let mut texts: Vec<String> = Vec::new();
+    // SAFETY: `collect` matches WNDENUMPROC and is given the address of `texts`, which outlives
+    // the call.
+    unsafe {
+        EnumChildWindows(
+            dialog,
+            Some(collect),
+            &mut texts as *mut Vec<String> as LPARAM,
+        )
+    };
+    Some(texts.join("\n"))
+}
+
 /// Presses `button` (`IDOK`, `IDCANCEL`, `IDYES`, `IDNO`) on the dialog titled `caption`, if
 /// it is open.
 fn press_button(caption: &str, button: i32) -> bool {
