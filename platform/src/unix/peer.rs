@@ -15,7 +15,7 @@ pub enum PeerRefused {
     /// The kernel would not say who the peer is.
     Unknown(std::io::Error),
     /// The peer runs as another user.
-    OtherUser(ClientInfo),
+    OtherUser(Box<ClientInfo>),
 }
 
 impl core::fmt::Display for PeerRefused {
@@ -53,7 +53,7 @@ pub fn check_peer(stream: &UnixStream) -> Result<ClientInfo, PeerRefused> {
     if cred.uid() == our_uid() || cred.uid() == 0 {
         Ok(client)
     } else {
-        Err(PeerRefused::OtherUser(client))
+        Err(PeerRefused::OtherUser(Box::new(client)))
     }
 }
 
