@@ -1,5 +1,6 @@
 //! What the Windows dialogs and the tray's notification say, laid out to be read at a glance:
-//! the program and its pid first, its full path below, unverified hints about it, then the key's
+//! the program and its pid first, its full path below, unverified hints about it (and the client
+//! a bridge reported), then the key's
 //! comment and its type and fingerprint on lines of their own, then the forwarding path. Every
 //! piece of client-chosen text is escaped ([`untrusted`]), so the lines are the ones built here.
 
@@ -61,6 +62,11 @@ fn client_lines(client: &ClientInfo) -> String {
     for hint in &client.hints {
         text.push('\n');
         text.push_str(&untrusted(hint));
+    }
+    if let Some(reported) = &client.reported {
+        // `agentry relay --mux`'s client-identity@agentry; its Display escapes each name.
+        text.push_str("\nReported by the bridge (not verified): ");
+        text.push_str(&untrusted(&reported.to_string()));
     }
     text.push_str("\nasks to use your key:");
     text
