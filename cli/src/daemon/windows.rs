@@ -135,10 +135,10 @@ pub(super) async fn serve(args: &super::StartArgs, config: &Config, agent: Agent
             config: config.path.clone(),
             pipe: pipe.clone(),
         };
-        Some(
-            agentry_platform::windows::desktop::start(Arc::new(desktop), &pipe)
-                .map_err(|e| Failure::new(format!("cannot start the tray: {e}")))?,
-        )
+        // No desktop to show it on (a service, a session without one) leaves the agent serving.
+        agentry_platform::windows::desktop::start(Arc::new(desktop), &pipe)
+            .inspect_err(|e| tracing::warn!("cannot start the tray, serving without it: {e}"))
+            .ok()
     };
     if args.notify_ready {
         println!("{pipe}");
