@@ -5,7 +5,8 @@
 //! and `-Y verify`, an `ssh` login to a loopback `sshd` with a key and with an sk certificate, a
 //! confirm-constrained key whose prompt comes before the authenticator is asked, and a provider
 //! outside the allow-list (`-P`) refused. Both agents are started with `-P` admitting
-//! sk-dummy's directory.
+//! sk-dummy's directory. Also (agentry only) a library that aborts inside `sk_sign`: that
+//! signature fails, the agent serves on, and the next signature starts a new helper.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -340,5 +341,77 @@ fn a_provider_outside_the_allow_list_is_refused() {
                 agent.log()
             );
         }
+    }
+}
+
+/// A middleware library that forwards to sk-dummy.so, or aborts inside `sk_sign` while
+/// `crash_marker` exists; built with the C compiler into `dir`.
+fn crashing_library(dir: &Path, sk_dummy: &Path, crash_marker: &Path) -> PathBuf {
+    let source = dir.join("sk-crash.c");
+    std::fs::write(
+        &source,
+        format!(
+            r#"#include <dlfcn.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+typedef int (*sign_fn)(uint32_t, const uint8_t *, size_t, const char *, const uint8_t *,
+    size_t, uint8_t, const char *, void **, void **);
+uint32_t sk_api_version(void) {{ return 0x000a0000; }}
+int sk_sign(uint32_t alg, const uint8_t *data, size_t len, const char *app,
+    const uint8_t *kh, size_t khl, uint8_t flags, const char *pin, void **opts, void **resp) {{
+    if (access("{marker}", F_OK) == 0)
+        abort();
+    void *lib = dlopen("{dummy}", RTLD_NOW | RTLD_LOCAL);
+    sign_fn real = lib ? (sign_fn)dlsym(lib, "sk_sign") : NULL;
+    return real ? real(alg, data, len, app, kh, khl, flags, pin, opts, resp) : -1;
+}}
+"#,
+            marker = crash_marker.display(),
+            dummy = sk_dummy.display()
+        ),
+    )
+    .unwrap();
+    let library = dir.join("sk-crash.so");
+    let built = run(Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&library)
+        .arg(&source)
+        .arg("-ldl"));
+    assert!(built.status.success(), "cc: {}", describe(&built));
+    library
+}
+
+/// agentry only: OpenSSH's `ssh-agent` runs its own helper per signature, and inside
+/// `ssh-sk-helper` this forwarding library's `sk_sign` fails ("invalid format") even without the
+/// crash marker, so the scenario proves nothing there.
+#[test]
+fn a_library_that_crashes_fails_its_signature_and_the_agent_serves_on() {
+    let Some(sk) = sk_dummy() else { return };
+    for kind in [Kind::Agentry] {
+        let dir = private_tempdir();
+        let marker = dir.path().join("crash");
+        let library = crashing_library(dir.path(), &sk, &marker);
+        let key = make_key(&sk, dir.path(), "key", "ed25519-sk", &[]);
+        let allow = format!("{}/*", dir.path().canonicalize().unwrap().display());
+        let agent = Agent::start(kind, dir.path(), &allow, None);
+        let added = agent.ssh_add(&library, &[], &[&key]);
+        assert!(added.status.success(), "{kind:?}: {}", describe(&added));
+        std::fs::write(&marker, b"").unwrap();
+        assert!(
+            sign_and_verify(&agent, &public_of(&key), dir.path()).is_err(),
+            "{kind:?}: a library that aborts made a signature"
+        );
+        // The agent is alive and still holds the key; once the library behaves, it signs.
+        let listed = run(agent.client("ssh-add").arg("-l"));
+        assert!(listed.status.success(), "{kind:?}: {}", describe(&listed));
+        std::fs::remove_file(&marker).unwrap();
+        sign_and_verify(&agent, &public_of(&key), dir.path()).unwrap_or_else(|e| {
+            panic!(
+                "{kind:?}: after the crash: {e}\nagent log:\n{}",
+                agent.log()
+            )
+        });
     }
 }
