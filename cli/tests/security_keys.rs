@@ -389,29 +389,28 @@ int sk_sign(uint32_t alg, const uint8_t *data, size_t len, const char *app,
 #[test]
 fn a_library_that_crashes_fails_its_signature_and_the_agent_serves_on() {
     let Some(sk) = sk_dummy() else { return };
-    for kind in [Kind::Agentry] {
-        let dir = private_tempdir();
-        let marker = dir.path().join("crash");
-        let library = crashing_library(dir.path(), &sk, &marker);
-        let key = make_key(&sk, dir.path(), "key", "ed25519-sk", &[]);
-        let allow = format!("{}/*", dir.path().canonicalize().unwrap().display());
-        let agent = Agent::start(kind, dir.path(), &allow, None);
-        let added = agent.ssh_add(&library, &[], &[&key]);
-        assert!(added.status.success(), "{kind:?}: {}", describe(&added));
-        std::fs::write(&marker, b"").unwrap();
-        assert!(
-            sign_and_verify(&agent, &public_of(&key), dir.path()).is_err(),
-            "{kind:?}: a library that aborts made a signature"
-        );
-        // The agent is alive and still holds the key; once the library behaves, it signs.
-        let listed = run(agent.client("ssh-add").arg("-l"));
-        assert!(listed.status.success(), "{kind:?}: {}", describe(&listed));
-        std::fs::remove_file(&marker).unwrap();
-        sign_and_verify(&agent, &public_of(&key), dir.path()).unwrap_or_else(|e| {
-            panic!(
-                "{kind:?}: after the crash: {e}\nagent log:\n{}",
-                agent.log()
-            )
-        });
-    }
+    let kind = Kind::Agentry;
+    let dir = private_tempdir();
+    let marker = dir.path().join("crash");
+    let library = crashing_library(dir.path(), &sk, &marker);
+    let key = make_key(&sk, dir.path(), "key", "ed25519-sk", &[]);
+    let allow = format!("{}/*", dir.path().canonicalize().unwrap().display());
+    let agent = Agent::start(kind, dir.path(), &allow, None);
+    let added = agent.ssh_add(&library, &[], &[&key]);
+    assert!(added.status.success(), "{kind:?}: {}", describe(&added));
+    std::fs::write(&marker, b"").unwrap();
+    assert!(
+        sign_and_verify(&agent, &public_of(&key), dir.path()).is_err(),
+        "{kind:?}: a library that aborts made a signature"
+    );
+    // The agent is alive and still holds the key; once the library behaves, it signs.
+    let listed = run(agent.client("ssh-add").arg("-l"));
+    assert!(listed.status.success(), "{kind:?}: {}", describe(&listed));
+    std::fs::remove_file(&marker).unwrap();
+    sign_and_verify(&agent, &public_of(&key), dir.path()).unwrap_or_else(|e| {
+        panic!(
+            "{kind:?}: after the crash: {e}\nagent log:\n{}",
+            agent.log()
+        )
+    });
 }
