@@ -79,19 +79,21 @@ impl Wine {
             ("WINEDEBUG", "-all".into()),
             (
                 "WINEDLLOVERRIDES",
-                "mscoree,mshtml=;bcryptprimitives=n,b".into(),
+                "mscoree,mshtml,winemenubuilder.exe=;bcryptprimitives=n,b".into(),
             ),
         ]
     }
 
-    /// `wine agentry.exe ARGS…` with Wine's environment and no display.
+    /// `wine agentry.exe ARGS…` with Wine's environment, no configuration file and no display.
+    /// The Windows agentry finds its directories in the Wine prefix, so `HOME` and the XDG
+    /// variables stay as they are: pointed elsewhere, Wine writes its menu entries there.
     pub fn agentry(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.wine);
         command
             .arg(&self.exe)
             .args(args)
             .envs(self.env())
-            .envs(crate::tools::no_user_config())
+            .env("AGENTRY_CONFIG", "")
             .env_remove("DISPLAY")
             .env_remove("WAYLAND_DISPLAY")
             .env_remove("SSH_AUTH_SOCK")
