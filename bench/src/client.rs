@@ -19,8 +19,66 @@ pub(crate) fn call(stream: &mut (impl Read + Write), frame: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
+/// The rows the WSL benchmark times both straight over the pipe (Windows build) and through the
+/// bridge (Linux build): fixture key, sign flags, connections.
+pub(crate) const WSL_ROWS: &[(&str, u32, usize)] = &[
+    ("ed25519", 0, 1),
+    ("ed25519", 0, 4),
+    ("rsa-2048", agentry_core::proto::SIGN_FLAG_RSA_SHA2_512, 1),
+    ("rsa-2048", agentry_core::proto::SIGN_FLAG_RSA_SHA2_512, 4),
+];
+
+/// One timed row as the Windows side prints it for the Linux side: `row KEY CONNS OPS P50 P99`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Row {
+    pub(crate) key: String,
+    pub(crate) connections: usize,
+    pub(crate) stats: Stats,
+}
+
+impl Row {
+    #[cfg_attr(unix, allow(dead_code))]
+    pub(crate) fn new(key: &str, connections: usize, stats: Stats) -> Self {
+        Self {
+            key: key.to_owned(),
+            connections,
+            stats,
+        }
+    }
+
+    /// The row in a line of `text`, if that line is one.
+    #[cfg_attr(windows, allow(dead_code))]
+    pub(crate) fn parse(line: &str) -> Option<Self> {
+        let mut words = line.strip_prefix("row ")?.split_whitespace();
+        let key = words.next()?.to_owned();
+        let connections = words.next()?.parse().ok()?;
+        let mut number = || words.next()?.parse::<f64>().ok();
+        let stats = Stats {
+            ops_per_sec: number()?,
+            p50_us: number()?,
+            p99_us: number()?,
+        };
+        Some(Self {
+            key,
+            connections,
+            stats,
+        })
+    }
+}
+
+impl std::fmt::Display for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.stats;
+        write!(
+            f,
+            "row {} {} {} {} {}",
+            self.key, self.connections, s.ops_per_sec, s.p50_us, s.p99_us
+        )
+    }
+}
+
 /// Results of one timed run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Stats {
     pub(crate) ops_per_sec: f64,
     pub(crate) p50_us: f64,

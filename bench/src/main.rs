@@ -12,6 +12,9 @@
 //! window, signing with Ed25519 and RSA-2048 and listing, with the ratio pipe : `WM_COPYDATA`.
 //! There is no OpenSSH agent to compare with there.
 //!
+//! `agentry-bench wsl` (Unix build, run by `scripts/bench-wine wsl`): the WSL bridge against the
+//! named pipe and against `socat` with a relay per connection (see `wsl.rs`).
+//!
 //! `BENCH_SECONDS` changes the run length (default 3); `AGENTRY_BIN` picks another binary;
 //! `BENCH_ONLY=rsa-3072` (a key name) signs with that key only; `BENCH_DIST=1` also prints
 //! more latency percentiles of each run to stderr.
@@ -23,10 +26,16 @@ mod client;
 mod unix;
 #[cfg(windows)]
 mod windows;
+#[cfg(unix)]
+mod wsl;
 
 fn main() {
     #[cfg(unix)]
-    unix::main();
+    match std::env::args().nth(1).as_deref() {
+        None => unix::main(),
+        Some("wsl") => wsl::main(),
+        Some(other) => panic!("usage: agentry-bench [wsl] (not {other:?})"),
+    }
     #[cfg(windows)]
     windows::main();
 }

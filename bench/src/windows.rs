@@ -5,6 +5,11 @@
 //! rsa-sha2-512) on 1 and 4 concurrent connections, and list with the fixture keys and with
 //! 1,000 more. It prints ops/s, p50 and p99 per transport and the ratio pipe : `WM_COPYDATA`.
 //! No OpenSSH agent runs there, and Wine is not Windows: ratios only, no targets.
+//!
+//! Two more modes serve the Linux side's WSL benchmark (`agentry-bench wsl`, in `wsl.rs`):
+//! `agentry-bench.exe pipe PIPE ROW` times one of the same sign rows straight over an agent's
+//! pipe and prints it as a [`crate::client::Row`] line, and `agentry-bench.exe processes` prints the
+//! handle count and memory of every `agentry.exe` process.
 
 use crate::client::{self, call, many_ed25519_keys, sign_body, Stats};
 use agentry_core::frame::encode_frame;
@@ -30,6 +35,13 @@ impl Drop for Agent {
 }
 
 pub(crate) fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => {}
+        ["pipe", pipe, row] => return pipe_row(pipe, row.parse().expect("a row number")),
+        ["processes"] => return print_processes(),
+        _ => panic!("usage: agentry-bench.exe [pipe PIPE ROW | processes]"),
+    }
     let duration = crate::run_length();
     let agentry = agentry_binary();
     let pipe = format!(r"\\.\pipe\agentry-bench-{}", std::process::id());
@@ -110,6 +122,39 @@ pub(crate) fn main() {
     let label = format!("list, {count} keys");
     let (pipe, copydata) = both(over_pipe, over_copydata, &list, duration);
     print_row(&label, 1, pipe, copydata);
+}
+
+/// The WSL benchmark's reference: row `row` of [`client::WSL_ROWS`] straight over `pipe` (an
+/// agent holding the fixture keys), printed as a [`client::Row`] line.
+fn pipe_row(pipe: &str, row: usize) {
+    let (name, flags, connections) = client::WSL_ROWS[row];
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keys");
+    let body = sign_body(&keys.join(format!("{name}.pub")), flags);
+    let stats = client::run(
+        || connect_pipe(pipe).expect("connect to the pipe"),
+        &body,
+        msg::SIGN_RESPONSE,
+        connections,
+        crate::run_length(),
+    );
+    println!("{}", client::Row::new(name, connections, stats));
+}
+
+/// `agentry.exe PID HANDLES PRIVATE_BYTES WORKING_SET` for every agentry.exe process (`-` for a
+/// figure Windows withholds).
+fn print_processes() {
+    let show = |v: Option<usize>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    let found = agentry_platform::windows::process_stats::processes_named("agentry.exe")
+        .expect("list processes");
+    for p in found {
+        println!(
+            "agentry.exe {} {} {} {}",
+            p.pid,
+            show(p.handles.map(|h| h as usize)),
+            show(p.private_bytes),
+            show(p.working_set)
+        );
+    }
 }
 
 /// Times `body` on one connection over each transport.
