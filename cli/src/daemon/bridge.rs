@@ -84,7 +84,9 @@ pub(crate) fn bridge(args: &BridgeArgs) -> Outcome {
     }
     init_logs();
     super::unix::harden();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: the bridge only moves bytes between sockets and the relay's pipes, and a
+    // request's hops (socket, queue to the relay, reply) then never wake another thread.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::new(format!("cannot start the runtime: {e}")))?;

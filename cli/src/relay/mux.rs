@@ -3,11 +3,13 @@
 //! connection gets its own pipe connection and its own thread, which first sends
 //! `client-identity@agentry` with the client the bridge reported, then relays one request at a
 //! time, so session-bind state and reply order stay per connection. One thread reads stdin and
-//! dispatches; one writes stdout. Invariants: a malformed or oversized frame, a second hello, an
-//! open on an id in use or a second request before the reply ends the whole mux with one log
-//! line (exit 1); a pipe connection that fails closes only its logical connection. Buffers are
-//! bounded: one request per connection, [`OUTPUT_QUEUE`] frames towards stdout (a connection
-//! whose reply cannot be written waits), and at most [`MAX_CONNECTIONS`] connections.
+//! dispatches; each connection's thread writes its own replies to stdout, one whole frame per
+//! write under a lock (no hand-off to a writer thread: that cost a thread wake-up per reply).
+//! Invariants: a malformed or oversized frame, a second hello, an open on an id in use or a
+//! second request before the reply ends the whole mux with one log line (exit 1); a pipe
+//! connection that fails closes only its logical connection. Buffers are bounded: one request
+//! per connection, one frame per writer waiting on stdout (a connection whose reply cannot be
+//! written waits), and at most [`MAX_CONNECTIONS`] connections.
 
 use crate::{Failure, Outcome};
 use agentry_core::mux::{MuxFrame, ReportedClient, MUX_VERSION};
@@ -16,16 +18,18 @@ use agentry_platform::frame_io::{read_frame, read_mux_frame, write_frame};
 use agentry_platform::windows::client::connect_pipe;
 use std::collections::HashMap;
 use std::io::Write;
+use std::os::windows::io::AsHandle;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use zeroize::Zeroizing;
 
 /// Most logical connections at once; an open beyond is answered with a close.
 pub(crate) const MAX_CONNECTIONS: usize = 1024;
 
-/// Encoded frames waiting for stdout.
-const OUTPUT_QUEUE: usize = 64;
+/// Standard output, unbuffered (std's stdout is line-buffered, which splits a frame holding a
+/// newline byte into two writes), shared by every thread that sends a frame.
+type Output = Arc<Mutex<std::fs::File>>;
 
 /// One logical connection, as the stdin reader sees it.
 struct Connection {
@@ -38,8 +42,11 @@ struct Connection {
 /// Relays the mux on stdin/stdout to pipe `name` until stdin ends (exit 0) or the bridge breaks
 /// the framing (exit 1, with the reason).
 pub(super) fn relay_mux(name: &str) -> Outcome {
-    let (output, queued) = sync_channel::<Zeroizing<Vec<u8>>>(OUTPUT_QUEUE);
-    std::thread::spawn(move || write_stdout(&queued));
+    let stdout = std::io::stdout()
+        .as_handle()
+        .try_clone_to_owned()
+        .map_err(|e| Failure::new(format!("standard output: {e}")))?;
+    let output: Output = Arc::new(Mutex::new(std::fs::File::from(stdout)));
     send(
         &output,
         &MuxFrame::Hello {
@@ -109,33 +116,18 @@ fn ended(why: &str) -> Failure {
     Failure::new(format!("mux from the bridge: {why}: ending the mux"))
 }
 
-fn send(output: &SyncSender<Zeroizing<Vec<u8>>>, frame: &MuxFrame) {
+/// Writes `frame` to stdout in one piece.
+fn send(output: &Output, frame: &MuxFrame) {
+    let frame = frame.encode();
+    let mut stdout = output
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     // Fails only once stdout is gone; stdin then ends too.
-    let _ = output.send(frame.encode());
-}
-
-/// Writes queued frames to stdout until every sender is gone or stdout fails.
-fn write_stdout(queued: &Receiver<Zeroizing<Vec<u8>>>) {
-    let mut stdout = std::io::stdout().lock();
-    while let Ok(frame) = queued.recv() {
-        let more = std::iter::from_fn(|| queued.try_recv().ok());
-        let written = std::iter::once(frame)
-            .chain(more)
-            .try_for_each(|frame| stdout.write_all(&frame))
-            .and_then(|()| stdout.flush());
-        if written.is_err() {
-            return;
-        }
-    }
+    let _ = stdout.write_all(&frame);
 }
 
 /// Starts connection `id`'s thread.
-fn open(
-    name: &str,
-    id: u32,
-    client: ReportedClient,
-    output: &SyncSender<Zeroizing<Vec<u8>>>,
-) -> Connection {
+fn open(name: &str, id: u32, client: ReportedClient, output: &Output) -> Connection {
     let (requests, incoming) = sync_channel(1);
     let busy = Arc::new(AtomicBool::new(false));
     let name = name.to_owned();
@@ -161,10 +153,13 @@ fn serve_connection(
     busy: &AtomicBool,
     reply: impl Fn(Zeroizing<Vec<u8>>),
 ) -> Result<(), String> {
-    let mut pipe = connect_pipe(name).map_err(|e| format!("cannot connect to {name}: {e}"))?;
+    let pipe = connect_pipe(name).map_err(|e| format!("cannot connect to {name}: {e}"))?;
+    // Buffered reads: a reply's length and body in one ReadFile (one wineserver round trip
+    // under Wine instead of two). The agent sends nothing unasked, so nothing is read ahead.
+    let mut replies = std::io::BufReader::new(&pipe);
     let mut exchange = |request: &[u8]| -> Result<Zeroizing<Vec<u8>>, String> {
-        write_frame(&mut pipe, request).map_err(|e| format!("{name}: {e}"))?;
-        read_frame(&mut pipe)
+        write_frame(&mut &pipe, request).map_err(|e| format!("{name}: {e}"))?;
+        read_frame(&mut replies)
             .map_err(|e| format!("{name}: {e}"))?
             .ok_or_else(|| format!("{name}: the agent closed the connection"))
     };

@@ -92,6 +92,9 @@ impl Link {
 
 type Reply = oneshot::Sender<Zeroizing<Vec<u8>>>;
 
+/// The relay's stdout, buffered.
+type RelayOutput = tokio::io::BufReader<ChildStdout>;
+
 /// One client connection of the bridge.
 pub struct BridgeConnection {
     client: ClientInfo,
@@ -266,9 +269,11 @@ async fn run_relay_once(shared: &Shared) -> String {
         Ok(child) => child,
         Err(e) => return format!("cannot run {}: {e}", program.to_string_lossy()),
     };
-    let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return "no pipes to the relay".to_owned();
     };
+    // Buffered: a frame's header and body (and often the next frames) in one read.
+    let mut stdout = tokio::io::BufReader::with_capacity(64 * 1024, stdout);
     if let Err(why) = greet(&mut stdin, &mut stdout).await {
         stop(&mut child).await;
         return why;
@@ -301,7 +306,7 @@ async fn stop(child: &mut Child) {
 }
 
 /// Sends our hello and waits for the relay's.
-async fn greet(stdin: &mut ChildStdin, stdout: &mut ChildStdout) -> Result<(), String> {
+async fn greet(stdin: &mut ChildStdin, stdout: &mut RelayOutput) -> Result<(), String> {
     let hello = MuxFrame::Hello {
         version: MUX_VERSION,
     };
@@ -338,7 +343,7 @@ async fn write_frames(
 
 /// Reads the relay's frames and hands each reply to the request waiting for it; returns why it
 /// stopped (the relay's output ended, or broke the framing).
-async fn dispatch_replies(stdout: &mut ChildStdout, link: &Link) -> String {
+async fn dispatch_replies(stdout: &mut RelayOutput, link: &Link) -> String {
     loop {
         let frame = match crate::frame_io::read_mux_frame_async(stdout).await {
             Ok(Some(frame)) => frame,
