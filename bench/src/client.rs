@@ -175,3 +175,24 @@ pub(crate) fn many_ed25519_keys(count: u32) -> Vec<Vec<u8>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_reads_back_what_it_prints() {
+        let row = Row::new(
+            "rsa-2048",
+            4,
+            Stats {
+                ops_per_sec: 1521.25,
+                p50_us: 2472.4,
+                p99_us: 5621.8,
+            },
+        );
+        assert_eq!(Row::parse(&row.to_string()), Some(row));
+        assert_eq!(Row::parse("agentry-bench: 3 s per run"), None);
+        assert_eq!(Row::parse("row ed25519 1 4000 210"), None, "a figure short");
+    }
+}
