@@ -72,16 +72,21 @@ impl Wine {
         &self.exe
     }
 
-    /// The environment Wine needs (scripts/wine-env's), for `Command::envs`.
+    /// The environment Wine needs (scripts/wine-env's), for `Command::envs`. `TMPDIR` goes with
+    /// it when set: the wineserver's socket lives there, and a Wine started without it would
+    /// start a second server on the same prefix, where the agent's pipes do not exist.
     pub fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
-        vec![
+        let tmpdir = std::env::var_os("TMPDIR").map(|dir| ("TMPDIR", dir));
+        let mut env = vec![
             ("WINEPREFIX", self.prefix.clone().into_os_string()),
             ("WINEDEBUG", "-all".into()),
             (
                 "WINEDLLOVERRIDES",
                 "mscoree,mshtml,winemenubuilder.exe=;bcryptprimitives=n,b".into(),
             ),
-        ]
+        ];
+        env.extend(tmpdir);
+        env
     }
 
     /// `wine agentry.exe ARGS…` with Wine's environment, no configuration file and no display.
