@@ -246,3 +246,58 @@ fn with_no_agent_the_windowless_twin_starts_one_on_pageants_names() {
     assert!(again.status.success(), "{}", describe(&again));
     assert_eq!(text(&again.stdout), "", "{}", describe(&again));
 }
+
+#[test]
+fn the_windowless_twin_shows_a_failure_in_a_message_box_and_keeps_its_status() {
+    use agentry_platform::windows::desktop::dialogs::{caption_of, AGENTRYW_FAILED};
+    use agentry_platform::windows::desktop::probe::{click, find_dialog, message_box_text};
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-key");
+    let pipe = unique_pipe();
+    // What agentry itself says and exits with (no agent on that pipe).
+    let direct = run(agentry()
+        .env("SSH_AUTH_SOCK", &pipe)
+        .arg("add")
+        .arg(&missing));
+    assert!(!direct.status.success(), "{}", describe(&direct));
+    let said = text(&direct.stderr);
+    let last = said.lines().last().expect("agentry says why").to_owned();
+    let mut twin = program(env!("CARGO_BIN_EXE_agentryw"))
+        .env("SSH_AUTH_SOCK", &pipe)
+        .arg("add")
+        .arg(&missing)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run agentryw");
+    let caption = caption_of(twin.id(), AGENTRYW_FAILED);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let shown = loop {
+        if let Some(shown) = message_box_text(&caption) {
+            break shown;
+        }
+        if Instant::now() > deadline {
+            let _ = twin.kill();
+            panic!("no message box {caption:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(shown.contains(&last), "{shown:?} lacks {last:?}");
+    assert!(click(find_dialog(&caption).unwrap(), 1), "press OK");
+    let out = twin.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), direct.status.code());
+    assert!(text(&out.stderr).contains(&last), "{}", text(&out.stderr));
+}
+
+#[test]
+fn the_windowless_twin_passes_output_and_status_through_on_success() {
+    let out = run(program(env!("CARGO_BIN_EXE_agentryw"))
+        .arg("--version")
+        .stdin(Stdio::null()));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).starts_with("agentry "),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -26,6 +26,8 @@ pub const LOCK: &str = "Lock";
 pub const UNLOCK: &str = "Unlock";
 /// The About box.
 pub const ABOUT: &str = "About";
+/// The message box `agentryw.exe` shows when the `agentry` command it ran failed.
+pub const AGENTRYW_FAILED: &str = "error";
 
 /// The caption of the dialog `what` in this process.
 pub fn caption(what: &str) -> String {
@@ -76,6 +78,11 @@ pub(super) fn open_key_file(owner: HWND, encrypted: bool) -> Option<PathBuf> {
 /// Asks a passphrase with the prompter's dialog, captioned [`caption`]`(what)`.
 pub fn ask_passphrase(what: &str, text: &str) -> Option<Zeroizing<String>> {
     crate::windows::prompt::ask_passphrase_in_dialog(&caption(what), text)
+}
+
+/// An error message box captioned [`caption`]`(what)`; blocks until closed.
+pub fn error_box(what: &str, text: &str) {
+    message(&caption(what), text, true);
 }
 
 /// A message box; blocks until closed.
