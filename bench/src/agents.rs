@@ -46,32 +46,41 @@ impl AgentProcess {
 
     /// Adds private key files with `ssh-add`.
     pub(crate) fn ssh_add(&self, keys: &[PathBuf]) {
-        let out = Command::new("ssh-add")
-            .args(keys)
-            .env("SSH_AUTH_SOCK", &self.socket)
-            .env_remove("DISPLAY")
-            .env_remove("SSH_ASKPASS")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run ssh-add (openssh-client)");
-        assert!(
-            out.status.success(),
-            "ssh-add to {}: {}",
-            self.name,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        ssh_add(&self.socket, keys, self.name);
     }
 
     /// Resident set size in KiB (`VmRSS`).
     pub(crate) fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("read /proc/PID/status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS line")
+        rss_kib_of(self.child.id())
     }
+}
+
+/// `ssh-add KEYS` to the agent at `socket` (named `name` in a failure).
+pub(crate) fn ssh_add(socket: &Path, keys: &[PathBuf], name: &str) {
+    let out = Command::new("ssh-add")
+        .args(keys)
+        .env("SSH_AUTH_SOCK", socket)
+        .env_remove("DISPLAY")
+        .env_remove("SSH_ASKPASS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ssh-add (openssh-client)");
+    assert!(
+        out.status.success(),
+        "ssh-add to {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Process `pid`'s resident set size in KiB (`VmRSS`).
+pub(crate) fn rss_kib_of(pid: u32) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS line")
 }
 
 impl Drop for AgentProcess {

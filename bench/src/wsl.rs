@@ -18,7 +18,7 @@
 //! builds) and Wine's prefix variables, which scripts/bench-wine sets. Everything it starts is
 //! killed when it ends.
 
-use crate::agents::{agentry_binary, fixture_key};
+use crate::agents::{agentry_binary, fixture_key, rss_kib_of, ssh_add};
 use crate::client::{self, call, sign_body, Row, Stats, WSL_ROWS};
 use agentry_core::frame::encode_frame;
 use agentry_core::proto::msg;
@@ -179,7 +179,7 @@ pub(crate) fn main() {
         .iter()
         .map(|name| fixture_key(dir.path(), name))
         .collect();
-    ssh_add(&socket, &keys);
+    ssh_add(&socket, &keys, "the bridge");
     let bridge_connect = || UnixStream::connect(&socket).expect("connect to the bridge");
 
     println!(
@@ -385,23 +385,6 @@ fn met(ok: bool) -> &'static str {
     }
 }
 
-/// `ssh-add KEYS` to the agent at `socket`.
-fn ssh_add(socket: &Path, keys: &[PathBuf]) {
-    let out = Command::new("ssh-add")
-        .args(keys)
-        .env("SSH_AUTH_SOCK", socket)
-        .env_remove("DISPLAY")
-        .env_remove("SSH_ASKPASS")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ssh-add (openssh-client)");
-    assert!(
-        out.status.success(),
-        "ssh-add through the bridge: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Connects to `socket`, lists the keys, and closes.
 fn list_on_a_new_connection(socket: &Path) {
     let mut stream = UnixStream::connect(socket).expect("connect");
@@ -461,13 +444,7 @@ fn figures(windows: &Windows, sides: &[(&str, u32, Option<u32>)]) -> Vec<Figures
             let fds = std::fs::read_dir(format!("/proc/{linux}/fd"))
                 .expect("read /proc/PID/fd")
                 .count() as u64;
-            let status = std::fs::read_to_string(format!("/proc/{linux}/status"))
-                .expect("read /proc/PID/status");
-            let rss_kib = status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                .expect("VmRSS line");
+            let rss_kib = rss_kib_of(*linux);
             let windows = win.and_then(|w| processes.iter().find(|p| p.0 == w));
             Figures {
                 fds,
