@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
         match decode_mux_frame(buf) {
             Ok(MuxStatus::Complete { frame, used }) => {
                 assert!(used <= buf.len(), "Complete frame longer than the buffer");
-                assert_eq!(&frame.encode()[..], &buf[..used], "frame does not re-encode");
+                assert_eq!(
+                    &frame.encode()[..],
+                    &buf[..used],
+                    "frame does not re-encode"
+                );
                 pos += used;
             }
             Ok(MuxStatus::NeedMore(n)) => {
